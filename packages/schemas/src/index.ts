@@ -1,0 +1,6 @@
+export * from './topics';
+export * from './segment';
+export * from './messages';
+export * from './rules';
+export * from './ids';
+export * from './registry';
