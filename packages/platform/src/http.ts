@@ -1,0 +1,98 @@
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import { AppError, httpError } from './errors';
+import type { Registry } from './metrics';
+
+export type { FastifyInstance, FastifyRequest };
+
+export interface HttpServerOptions {
+  logger: Logger;
+  metrics: Registry;
+  /** Readiness: dependencies connected, consumers running. */
+  ready: () => boolean | Promise<boolean>;
+  bodyLimit?: number;
+}
+
+/** The header through which the gateway tells an internal service whose data a request is about. */
+export const ACCOUNT_HEADER = 'x-kana-account-id';
+
+/**
+ * Fastify with the endpoints every service has and one error policy: the
+ * client always gets `{ message }` naming the field or the reason, never a
+ * stack trace; unexpected errors are logged with their cause and answered 500.
+ */
+export function createHttpServer(options: HttpServerOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: options.logger.child({ component: 'http' }),
+    disableRequestLogging: false,
+    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    // Client-sent `__proto__` / `constructor.prototype` keys are refused (400), never merged into objects.
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    requestIdHeader: 'x-request-id',
+    return503OnClosing: true,
+  }) as unknown as FastifyInstance;
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const ready = await Promise.resolve(options.ready()).catch(() => false);
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready' });
+  });
+  app.get('/metrics', async (_request, reply) => {
+    reply.header('content-type', options.metrics.contentType);
+    return options.metrics.metrics();
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send({ message: `no route ${request.method} ${request.url.split('?')[0]}` });
+  });
+
+  app.setErrorHandler((error: Error & { statusCode?: number; code?: string; validation?: unknown }, request, reply) => {
+    if (error instanceof AppError) {
+      if (error.status >= 500) request.log.error({ err: error }, error.message);
+      if (error.status === 503) void reply.header('retry-after', '5');
+      return reply.code(error.status).send({ message: error.message });
+    }
+    switch (error.code) {
+      case 'FST_ERR_CTP_BODY_TOO_LARGE':
+        return reply.code(413).send({ message: `request body is larger than ${app.initialConfig.bodyLimit} bytes` });
+      case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+        return reply.code(400).send({ message: `malformed JSON body: ${error.message}` });
+      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+        return reply.code(415).send({ message: 'content-type must be application/json' });
+    }
+    if (error instanceof SyntaxError || error.message?.includes('prototype property')) {
+      return reply.code(400).send({ message: `malformed JSON body: ${error.message}` });
+    }
+    if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+      return reply.code(error.statusCode).send({ message: error.message });
+    }
+    request.log.error({ err: error }, 'request failed');
+    return reply.code(500).send({ message: 'internal error; the request was not processed' });
+  });
+
+  return app;
+}
+
+/** Validates `value` or throws a 400 whose message names the failing field. */
+export function parseOr400<S extends z.ZodType>(schema: S, value: unknown, where: string): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw httpError(400, describeZodError(result.error, where));
+}
+
+export function describeZodError(error: z.ZodError, where: string): string {
+  const issue = error.issues[0];
+  if (!issue) return `invalid ${where}`;
+  const path = issue.path.map(String).join('.');
+  return `invalid ${where}${path ? ` field '${path}'` : ''}: ${issue.message}`;
+}
+
+/** The account a forwarded admin request is about; internal routes refuse requests without it. */
+export function requireAccountId(request: FastifyRequest): string {
+  const value = request.headers[ACCOUNT_HEADER];
+  if (typeof value !== 'string' || value.length === 0) throw httpError(401, 'missing account: admin routes are reached through the gateway');
+  return value;
+}

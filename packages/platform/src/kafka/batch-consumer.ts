@@ -1,0 +1,243 @@
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import type { Logger } from 'pino';
+import { DLQ_HEADERS, DecodeError, type EncodedTopic, type EventCodec, type TopicValue } from '@kana/schemas';
+import { isRetriable } from '../errors';
+import type { Component } from '../lifecycle';
+import { counter, type Registry } from '../metrics';
+import type { CoalescingProducer } from './coalescing-producer';
+
+export interface ConsumedMessage<T> {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+  value: T;
+  timestamp: string;
+  headers: Record<string, string>;
+}
+
+export interface DeadLetter {
+  offset: string;
+  reason: string;
+}
+
+export type BatchResult = void | { deadLetters?: DeadLetter[] };
+
+export type BatchHandler<T> = (
+  messages: ConsumedMessage<T>[],
+  context: { partition: number; heartbeat(): Promise<void> },
+) => Promise<BatchResult>;
+
+export interface BatchConsumerConfig<K extends EncodedTopic> {
+  groupId: string;
+  topic: K;
+  partitionsConsumedConcurrently?: number;
+  maxBytesPerPartition?: number;
+  /** Cap of the retry backoff while a retriable error (database down, no rules snapshot) persists. */
+  maxBackoffMs?: number;
+}
+
+export interface BatchConsumerDeps {
+  kafka: Kafka;
+  codec: EventCodec;
+  producer: CoalescingProducer;
+  logger: Logger;
+  metrics: Registry;
+}
+
+/**
+ * Runs a handler once per fetched batch of one partition and commits the
+ * batch's offsets only after the handler (and the dead letters) succeeded.
+ *
+ * Commit order and what a crash between two steps causes:
+ *   decode → handler (writes Postgres, produces outputs) → dead letters → commit offsets.
+ * A crash before the commit replays the whole batch, so handlers must be
+ * idempotent (unique keys absorb the replay). Nothing is committed that was
+ * not handled.
+ *
+ * The error decides what happens: a retriable error retries the same batch
+ * with backoff for as long as the consumer runs (the dependency will return);
+ * any other error is treated as a poison message: the batch is retried one
+ * message at a time and the messages that still fail go to the DLQ, so one
+ * bad message never blocks its partition.
+ */
+export class BatchConsumer<K extends EncodedTopic> implements Component {
+  readonly name: string;
+  private readonly consumer: Consumer;
+  private readonly log: Logger;
+  private running = false;
+  private crashed: Error | undefined;
+  private readonly processed;
+
+  constructor(
+    private readonly config: BatchConsumerConfig<K>,
+    private readonly deps: BatchConsumerDeps,
+    private readonly handler: BatchHandler<TopicValue<K>>,
+  ) {
+    this.name = `consumer:${config.topic}`;
+    this.log = deps.logger.child({ component: this.name, groupId: config.groupId });
+    this.consumer = deps.kafka.consumer({
+      groupId: config.groupId,
+      maxBytesPerPartition: config.maxBytesPerPartition ?? 4 * 1024 * 1024,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+      allowAutoTopicCreation: false,
+    });
+    this.processed = counter(deps.metrics, {
+      name: 'kana_consumer_messages_total',
+      help: 'Messages handled and committed',
+      labelNames: ['topic', 'outcome'],
+    });
+    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
+      this.crashed = payload.error;
+      this.log.error({ err: payload.error, restart: payload.restart }, 'consumer crashed');
+    });
+    this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
+      this.crashed = undefined;
+    });
+  }
+
+  async start(): Promise<void> {
+    const topic = this.deps.codec.topicName(this.config.topic);
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic, fromBeginning: true });
+    this.running = true;
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.config.partitionsConsumedConcurrently ?? 3,
+      eachBatch: (payload) => this.onBatch(payload),
+    });
+  }
+
+  /** Finishes the batch in flight (and commits it), then leaves the group. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    await this.consumer.disconnect();
+  }
+
+  healthy(): boolean {
+    return this.running && this.crashed === undefined;
+  }
+
+  private async onBatch({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
+    if (batch.messages.length === 0) return;
+    const { topic, partition } = batch;
+    const decoded: ConsumedMessage<TopicValue<K>>[] = [];
+    const deadLetters: DeadLetter[] = [];
+    await Promise.all(
+      batch.messages.map(async (message) => {
+        try {
+          decoded.push(toConsumed(topic, partition, message, await this.deps.codec.decode(this.config.topic, message.value)));
+        } catch (error) {
+          if (!(error instanceof DecodeError)) throw error;
+          deadLetters.push({ offset: message.offset, reason: error.message });
+        }
+      }),
+    );
+    decoded.sort((a, b) => compareOffsets(a.offset, b.offset));
+
+    const context = { partition, heartbeat };
+    const keepGoing = () => isRunning() && !isStale();
+    if (decoded.length > 0) {
+      const result = await this.handleWithRetry(decoded, context, keepGoing);
+      if (result === 'stopped') return;
+      deadLetters.push(...result);
+    }
+    if (deadLetters.length > 0) await this.sendToDlq(topic, partition, batch.messages, deadLetters);
+
+    const last = batch.messages[batch.messages.length - 1]!.offset;
+    resolveOffset(last);
+    await this.consumer.commitOffsets([{ topic, partition, offset: (BigInt(last) + 1n).toString() }]);
+    this.processed.inc({ topic: this.config.topic, outcome: 'ok' }, batch.messages.length - deadLetters.length);
+  }
+
+  private async handleWithRetry(
+    messages: ConsumedMessage<TopicValue<K>>[],
+    context: { partition: number; heartbeat(): Promise<void> },
+    keepGoing: () => boolean,
+  ): Promise<DeadLetter[] | 'stopped'> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const result = await this.handler(messages, context);
+        return (result && result.deadLetters) || [];
+      } catch (error) {
+        if (!keepGoing()) return 'stopped';
+        if (!isRetriable(error) && attempt >= 1) return this.isolatePoison(messages, context, keepGoing, error);
+        const backoff = Math.min(this.config.maxBackoffMs ?? 5_000, 100 * 2 ** Math.min(attempt, 10));
+        this.log.warn({ err: error, attempt, backoffMs: backoff, messages: messages.length }, 'batch failed; retrying');
+        await sleep(backoff);
+        await context.heartbeat();
+      }
+    }
+  }
+
+  /** Replays a failing batch one message at a time; what still fails non-retriably is dead-lettered. */
+  private async isolatePoison(
+    messages: ConsumedMessage<TopicValue<K>>[],
+    context: { partition: number; heartbeat(): Promise<void> },
+    keepGoing: () => boolean,
+    batchError: unknown,
+  ): Promise<DeadLetter[] | 'stopped'> {
+    this.log.error({ err: batchError, messages: messages.length }, 'batch keeps failing; isolating the poison message');
+    const deadLetters: DeadLetter[] = [];
+    for (const message of messages) {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const result = await this.handler([message], context);
+          deadLetters.push(...((result && result.deadLetters) || []));
+          break;
+        } catch (error) {
+          if (!keepGoing()) return 'stopped';
+          if (!isRetriable(error)) {
+            deadLetters.push({ offset: message.offset, reason: `handler failed: ${(error as Error).message}` });
+            break;
+          }
+          await sleep(Math.min(this.config.maxBackoffMs ?? 5_000, 100 * 2 ** Math.min(attempt, 10)));
+          await context.heartbeat();
+        }
+      }
+    }
+    return deadLetters;
+  }
+
+  private async sendToDlq(topic: string, partition: number, messages: KafkaMessage[], deadLetters: DeadLetter[]): Promise<void> {
+    const byOffset = new Map(messages.map((message) => [message.offset, message]));
+    await this.deps.producer.send(
+      this.deps.codec.topicName('dlq'),
+      deadLetters.map(({ offset, reason }) => {
+        const original = byOffset.get(offset);
+        this.log.warn({ topic, partition, offset, reason }, 'message sent to the DLQ');
+        return {
+          key: original?.key?.toString() ?? '',
+          value: original?.value ?? Buffer.alloc(0),
+          headers: {
+            [DLQ_HEADERS.sourceTopic]: topic,
+            [DLQ_HEADERS.sourcePartition]: String(partition),
+            [DLQ_HEADERS.sourceOffset]: offset,
+            [DLQ_HEADERS.error]: reason.slice(0, 1000),
+          },
+        };
+      }),
+    );
+    this.processed.inc({ topic: this.config.topic, outcome: 'dlq' }, deadLetters.length);
+  }
+}
+
+function toConsumed<T>(topic: string, partition: number, message: KafkaMessage, value: T): ConsumedMessage<T> {
+  const headers: Record<string, string> = {};
+  for (const [name, header] of Object.entries(message.headers ?? {})) {
+    if (header !== undefined) headers[name] = Array.isArray(header) ? String(header[0]) : String(header);
+  }
+  return { topic, partition, offset: message.offset, key: message.key?.toString() ?? null, value, timestamp: message.timestamp, headers };
+}
+
+function compareOffsets(a: string, b: string): number {
+  const diff = BigInt(a) - BigInt(b);
+  return diff < 0n ? -1 : diff > 0n ? 1 : 0;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,207 @@
+import { CompressionTypes, type Kafka, type Message, type Producer } from 'kafkajs';
+import type { Logger } from 'pino';
+import { UnavailableError } from '../errors';
+import type { Component } from '../lifecycle';
+import { histogram, type Registry } from '../metrics';
+
+export interface OutMessage {
+  key: string;
+  value: Buffer;
+  headers?: Record<string, string>;
+}
+
+export interface CoalescingProducerConfig {
+  /** How long the first message of an idle producer waits for company. */
+  lingerMs?: number;
+  maxBatchMessages?: number;
+  maxBatchBytes?: number;
+  /** A send that is not acknowledged within this bound rejects (the gateway answers 503). */
+  ackTimeoutMs?: number;
+  /** Messages waiting or in flight beyond this are refused at once instead of piling up while Kafka is down. */
+  maxQueuedMessages?: number;
+}
+
+interface Pending {
+  topic: string;
+  messages: OutMessage[];
+  bytes: number;
+  settled: boolean;
+  resolve(): void;
+  reject(error: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * kafkajs sends one produce request per `send()` and has no linger setting, so
+ * a thousand concurrent HTTP requests would be a thousand round trips with
+ * acks=all. This producer gathers sends for a few milliseconds (or while the
+ * previous request is in flight) into one `sendBatch`, and resolves each
+ * caller only when the broker acknowledged the batch holding its messages.
+ *
+ * Idempotent producer, acks=all, one request in flight: a retried request is
+ * deduplicated by the broker and ordering per partition is kept.
+ */
+export class CoalescingProducer implements Component {
+  readonly name = 'producer';
+  private readonly producer: Producer;
+  private readonly config: Required<CoalescingProducerConfig>;
+  private pending: Pending[] = [];
+  private pendingMessages = 0;
+  private pendingBytes = 0;
+  private inFlightMessages = 0;
+  private inFlight: Promise<void> | undefined;
+  private lingerTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private readonly batchSize;
+  private readonly ackSeconds;
+
+  constructor(
+    config: CoalescingProducerConfig,
+    private readonly deps: { kafka: Kafka; logger: Logger; metrics: Registry },
+  ) {
+    this.config = {
+      lingerMs: config.lingerMs ?? 2,
+      maxBatchMessages: config.maxBatchMessages ?? 2_000,
+      maxBatchBytes: config.maxBatchBytes ?? 4 * 1024 * 1024,
+      ackTimeoutMs: config.ackTimeoutMs ?? 5_000,
+      maxQueuedMessages: config.maxQueuedMessages ?? 50_000,
+    };
+    this.producer = deps.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      retry: { initialRetryTime: 100, maxRetryTime: 1_000, retries: 5 },
+    });
+    this.batchSize = histogram(deps.metrics, {
+      name: 'kana_producer_batch_messages',
+      help: 'Messages per coalesced produce request',
+      buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000],
+    });
+    this.ackSeconds = histogram(deps.metrics, {
+      name: 'kana_producer_ack_seconds',
+      help: 'Time from send() to the acks=all acknowledgement',
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.producer.connect();
+  }
+
+  send(topic: string, messages: OutMessage[]): Promise<void> {
+    if (messages.length === 0) return Promise.resolve();
+    if (this.stopped) return Promise.reject(new UnavailableError('producer is stopping'));
+    if (this.pendingMessages + this.inFlightMessages + messages.length > this.config.maxQueuedMessages) {
+      return Promise.reject(new UnavailableError('Kafka is not keeping up: produce backlog is full'));
+    }
+    const started = process.hrtime.bigint();
+    return new Promise<void>((resolve, reject) => {
+      const item: Pending = {
+        topic,
+        messages,
+        bytes: messages.reduce((sum, message) => sum + message.value.length + message.key.length, 0),
+        settled: false,
+        resolve: () => {
+          this.ackSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+          resolve();
+        },
+        reject,
+        timer: setTimeout(() => {
+          // The batch may still be written later; the caller must treat the
+          // outcome as unknown (the gateway answers 503 and Segment retries,
+          // and the messageId makes that retry harmless downstream).
+          settle(item, new UnavailableError(`Kafka did not acknowledge within ${this.config.ackTimeoutMs} ms`));
+        }, this.config.ackTimeoutMs),
+      };
+      this.pending.push(item);
+      this.pendingMessages += messages.length;
+      this.pendingBytes += item.bytes;
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.inFlight || this.pending.length === 0) return;
+    const full = this.pendingMessages >= this.config.maxBatchMessages || this.pendingBytes >= this.config.maxBatchBytes;
+    if (full || this.stopped) {
+      this.flush();
+    } else {
+      this.lingerTimer ??= setTimeout(() => this.flush(), this.config.lingerMs);
+    }
+  }
+
+  private flush(): void {
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
+    if (this.inFlight || this.pending.length === 0) return;
+
+    const batch: Pending[] = [];
+    let count = 0;
+    let bytes = 0;
+    while (this.pending.length > 0) {
+      const next = this.pending[0]!;
+      if (next.settled) {
+        // Its caller already got a timeout; sending it now would only make a duplicate.
+        this.pending.shift();
+        this.pendingMessages -= next.messages.length;
+        this.pendingBytes -= next.bytes;
+        continue;
+      }
+      if (batch.length > 0 && (count + next.messages.length > this.config.maxBatchMessages || bytes + next.bytes > this.config.maxBatchBytes)) break;
+      this.pending.shift();
+      count += next.messages.length;
+      bytes += next.bytes;
+      batch.push(next);
+    }
+    this.pendingMessages -= count;
+    this.pendingBytes -= bytes;
+    if (batch.length === 0) return;
+    this.inFlightMessages += count;
+    this.batchSize.observe(count);
+
+    const byTopic = new Map<string, Message[]>();
+    for (const item of batch) {
+      const list = byTopic.get(item.topic) ?? [];
+      for (const message of item.messages) list.push(message);
+      byTopic.set(item.topic, list);
+    }
+    this.inFlight = this.producer
+      .sendBatch({
+        acks: -1,
+        timeout: this.config.ackTimeoutMs,
+        compression: CompressionTypes.None,
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      })
+      .then(
+        () => batch.forEach((item) => settle(item)),
+        (error: unknown) => {
+          this.deps.logger.warn({ err: error, messages: count }, 'produce failed');
+          batch.forEach((item) => settle(item, new UnavailableError('Kafka is unavailable', error)));
+        },
+      )
+      .finally(() => {
+        this.inFlightMessages -= count;
+        this.inFlight = undefined;
+        // Whatever queued up meanwhile has already waited a round trip: send it now.
+        if (this.pending.length > 0) this.flush();
+      });
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    while (this.pending.length > 0 || this.inFlight) {
+      this.flush();
+      await this.inFlight;
+    }
+    await this.producer.disconnect();
+  }
+}
+
+function settle(item: Pending, error?: Error): void {
+  if (item.settled) return;
+  item.settled = true;
+  clearTimeout(item.timer);
+  if (error) item.reject(error);
+  else item.resolve();
+}
