@@ -1,0 +1,24 @@
+import { parseDelta } from './segment';
+
+describe('parseDelta', () => {
+  it.each([
+    [undefined, 1],
+    [null, 1],
+    [3, 3],
+    [-2, -2],
+    [0.5, 0.5],
+    ['7', 7],
+    [' 2.5 ', 2.5],
+    ['1e3', 1000],
+    ['-4', -4],
+  ])('reads %p as %p', (input, expected) => {
+    expect(parseDelta(input)).toBe(expected);
+  });
+
+  it.each([[NaN], [Infinity], [-Infinity], [''], ['  '], ['abc'], ['1,5'], ['0x10'], [true], [{}], [[1]], ['1e999']])(
+    'refuses %p',
+    (input) => {
+      expect(parseDelta(input)).toBeUndefined();
+    },
+  );
+});
