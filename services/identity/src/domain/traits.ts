@@ -1,0 +1,96 @@
+// Reads the three traits Kana maps (name, email, billing id) from an identify
+// event's traits; every other trait (Engage audience booleans included) is
+// dropped on purpose. Bad values never throw: they come back as problems that
+// the caller records as identity issues, and the field is simply not applied.
+
+export type BillingProvider = 'stripe' | 'chargebee';
+export type IssueKind = 'invalid_billing_id' | 'invalid_email' | 'invalid_name' | 'merge_conflict';
+
+export interface Problem {
+  kind: IssueKind;
+  detail: string;
+}
+
+export interface IdentityFields {
+  /** Absent when the event does not carry the field (or carries it empty). */
+  name?: string;
+  email?: { value: string; normalized: string };
+  billing?: { id: string; provider: BillingProvider };
+  problems: Problem[];
+}
+
+export const MAX_NAME_LENGTH = 1000;
+const MAX_EMAIL_LENGTH = 320;
+
+// Billing id decision: Stripe customer ids are `cus_` + base62 (14+ chars in
+// practice; we accept 8+). Chargebee customer ids are either generated base62
+// strings or merchant-chosen ids of letters, digits, `_` and `-`, up to 50
+// characters. An id starting with `cus_` that is not a valid Stripe id is
+// refused rather than taken for Chargebee, because it is almost certainly a
+// truncated or mistyped Stripe id. Anything with spaces, `@`, dots or other
+// punctuation (an email, a name pasted in the wrong field) is refused.
+const STRIPE_ID = /^cus_[A-Za-z0-9]{8,}$/;
+const CHARGEBEE_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{2,49}$/;
+// Deliberately loose: one @, a dot in the domain, no whitespace. Stricter
+// checks reject real addresses; the point is to catch values that are not emails.
+const EMAIL = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/;
+
+export function billingProviderOf(id: string): BillingProvider | undefined {
+  if (id.startsWith('cus_')) return STRIPE_ID.test(id) ? 'stripe' : undefined;
+  return CHARGEBEE_ID.test(id) ? 'chargebee' : undefined;
+}
+
+export function normalizeEmail(value: string): string | undefined {
+  const trimmed = value.trim();
+  if (trimmed.length > MAX_EMAIL_LENGTH || !EMAIL.test(trimmed)) return undefined;
+  return trimmed.toLowerCase();
+}
+
+export function readIdentityTraits(traits: Record<string, unknown>): IdentityFields {
+  const fields: IdentityFields = { problems: [] };
+
+  const name = traits.name;
+  if (typeof name === 'string') {
+    const trimmed = name.trim();
+    if (trimmed.length > MAX_NAME_LENGTH) {
+      fields.problems.push({ kind: 'invalid_name', detail: `name is longer than ${MAX_NAME_LENGTH} characters; not stored` });
+    } else if (trimmed !== '') {
+      fields.name = trimmed;
+    }
+  } else if (name !== undefined && name !== null) {
+    fields.problems.push({ kind: 'invalid_name', detail: `name must be a string, got ${typeof name}; not stored` });
+  }
+
+  const email = traits.email;
+  if (typeof email === 'string') {
+    if (email.trim() !== '') {
+      const normalized = normalizeEmail(email);
+      if (normalized) fields.email = { value: email.trim(), normalized };
+      else fields.problems.push({ kind: 'invalid_email', detail: `email ${quote(email)} is not an email address; not stored` });
+    }
+  } else if (email !== undefined && email !== null) {
+    fields.problems.push({ kind: 'invalid_email', detail: `email must be a string, got ${typeof email}; not stored` });
+  }
+
+  // The seed doc's example writes `billingId`, its field table `billingUserId`: accept both, the latter wins.
+  const spelling = traits.billingUserId !== undefined && traits.billingUserId !== null ? 'billingUserId' : 'billingId';
+  const billing = traits[spelling];
+  if (typeof billing === 'string') {
+    const id = billing.trim();
+    const provider = billingProviderOf(id);
+    if (provider) fields.billing = { id, provider };
+    else if (id !== '') {
+      fields.problems.push({
+        kind: 'invalid_billing_id',
+        detail: `${spelling} ${quote(billing)} is neither a Stripe customer id (cus_…) nor a Chargebee customer id; not stored`,
+      });
+    }
+  } else if (billing !== undefined && billing !== null) {
+    fields.problems.push({ kind: 'invalid_billing_id', detail: `${spelling} must be a string, got ${typeof billing}; not stored` });
+  }
+  return fields;
+}
+
+function quote(value: string): string {
+  return JSON.stringify(value.length > 100 ? `${value.slice(0, 100)}…` : value);
+}
