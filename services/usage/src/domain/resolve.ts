@@ -1,0 +1,48 @@
+import { parseDelta, type RulesSnapshot, type TrackEvent, type UnmappedReason } from '@kana/schemas';
+import { matchesCondition } from './match';
+
+export interface FeatureHit {
+  featureId: string;
+  /** The first matching rule (snapshot order); null when the event named its feature itself. */
+  ruleId: string | null;
+}
+
+/** What one track event means for usage; a value, never an exception. */
+export type Resolution =
+  | { kind: 'mapped'; delta: number; features: FeatureHit[] }
+  | { kind: 'unmapped'; reason: UnmappedReason }
+  | { kind: 'invalid'; reason: string };
+
+/**
+ * `properties.featureId` present (not null): that feature, or `unknown_feature`
+ * when the account has none by that id; the rules are not consulted then, so
+ * an event that names a deleted feature stays visible instead of being
+ * silently counted elsewhere. Otherwise every rule whose event name and
+ * conditions (AND) match gives one hit per distinct feature; none is `no_rule`.
+ *
+ * The delta is checked first: the gateway rejects a non-numeric delta with
+ * 400, so one arriving here is a bug upstream; counting it as 1 would be a
+ * guess, so it is dead-lettered instead.
+ */
+export function resolveEvent(event: Pick<TrackEvent, 'event' | 'properties'>, snapshot: RulesSnapshot): Resolution {
+  const rawDelta = event.properties.delta;
+  const delta = parseDelta(rawDelta);
+  if (delta === undefined) return { kind: 'invalid', reason: `properties.delta is not a finite number: ${JSON.stringify(rawDelta)?.slice(0, 100)}` };
+
+  const named = event.properties.featureId;
+  if (named !== undefined && named !== null) {
+    const featureId = typeof named === 'string' ? named : typeof named === 'number' ? String(named) : undefined;
+    const known = featureId !== undefined && snapshot.features.some((feature) => feature.id === featureId);
+    return known ? { kind: 'mapped', delta, features: [{ featureId: featureId!, ruleId: null }] } : { kind: 'unmapped', reason: 'unknown_feature' };
+  }
+
+  const hits = new Map<string, FeatureHit>();
+  for (const rule of snapshot.rules) {
+    if (rule.eventName !== event.event || hits.has(rule.featureId)) continue;
+    if (rule.conditions.every((condition) => matchesCondition(event.properties, condition))) {
+      hits.set(rule.featureId, { featureId: rule.featureId, ruleId: rule.id });
+    }
+  }
+  if (hits.size === 0) return { kind: 'unmapped', reason: 'no_rule' };
+  return { kind: 'mapped', delta, features: [...hits.values()] };
+}
