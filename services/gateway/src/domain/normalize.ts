@@ -1,0 +1,136 @@
+import { parseDelta, segmentEvent, type SegmentEvent, SUPPORTED_TYPES, UNSUPPORTED_TYPES } from '@kana/schemas';
+import { describeZodError } from '@kana/platform';
+import { foldFields } from './casing';
+import { contentMessageId } from './message-id';
+import { toIsoInstant } from './timestamps';
+
+export const MAX_EVENT_BYTES = 32 * 1024;
+
+/** Why an event was not accepted; `status` is what a single-event request answers. */
+export interface Rejection {
+  status: 400 | 413 | 501;
+  message: string;
+}
+
+export type Normalized = { ok: true; event: SegmentEvent } | { ok: false; rejection: Rejection };
+
+export interface NormalizeContext {
+  accountId: string;
+  /** When the gateway received the request (ISO UTC); the default timestamp. */
+  receivedAt: string;
+  /** `/v1/track` and `/v1/identify` imply their type. */
+  impliedType?: 'identify' | 'track';
+  /** Batch-level `context`/`integrations`/`sentAt`, which Segment applies to every event of the batch. */
+  batchDefaults?: { context?: unknown; integrations?: unknown; sentAt?: unknown };
+}
+
+// Values that some SDKs and hand-written integrations send for "no user";
+// counting usage against them would merge unrelated people into one user.
+const PLACEHOLDER_IDS = new Set(['anonymous', 'null', 'undefined', '0', 'nil', 'none', 'nan']);
+
+const reject = (status: Rejection['status'], message: string): Normalized => ({ ok: false, rejection: { status, message } });
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/**
+ * Turns one event as a customer sent it into the canonical event that goes to
+ * Kafka, or says why not. Pure: no clock, no I/O (the caller passes receivedAt).
+ */
+export function normalizeEvent(raw: unknown, context: NormalizeContext): Normalized {
+  if (!isObject(raw)) return reject(400, 'an event must be a JSON object');
+  const bytes = Buffer.byteLength(JSON.stringify(raw));
+  if (bytes > MAX_EVENT_BYTES) return reject(413, `event is ${bytes} bytes; the limit is 32 KB per event`);
+
+  const folded = foldFields(raw);
+  if (!folded.ok) return reject(400, folded.message);
+  const fields = folded.fields;
+
+  const type = typeof fields.type === 'string' ? fields.type.trim().toLowerCase() : fields.type;
+  if (type === undefined && !context.impliedType) return reject(400, "field 'type' is required: identify or track");
+  if (type !== undefined && typeof type !== 'string') return reject(400, "field 'type' must be a string: identify or track");
+  if ((UNSUPPORTED_TYPES as readonly unknown[]).includes(type)) {
+    return reject(501, `call type '${type}' is not supported: Kana accepts identify and track`);
+  }
+  if (type !== undefined && !(SUPPORTED_TYPES as readonly unknown[]).includes(type)) {
+    return reject(400, `field 'type' is '${String(type).slice(0, 40)}': Kana accepts identify and track`);
+  }
+  if (context.impliedType && type !== undefined && type !== context.impliedType) {
+    return reject(400, `field 'type' is '${type}' but this route accepts ${context.impliedType} events`);
+  }
+  const eventType = (type ?? context.impliedType) as SegmentEvent['type'];
+
+  const userId = readId(fields.userId, 'userId');
+  if (userId === undefined) return reject(400, "anonymous events are not accepted: field 'userId' is required");
+  if (typeof userId !== 'string') return userId;
+  if (userId.trim() === '' || PLACEHOLDER_IDS.has(userId.trim().toLowerCase())) {
+    return reject(400, `field 'userId' is the placeholder '${userId}', not a user id; anonymous events are not accepted`);
+  }
+  const anonymousId = readId(fields.anonymousId, 'anonymousId');
+  if (anonymousId !== undefined && typeof anonymousId !== 'string') return anonymousId;
+  const sentMessageId = readId(fields.messageId, 'messageId');
+  if (sentMessageId !== undefined && typeof sentMessageId !== 'string') return sentMessageId;
+
+  const times: Record<'timestamp' | 'sentAt' | 'receivedAt', string | undefined> = { timestamp: undefined, sentAt: undefined, receivedAt: undefined };
+  for (const name of ['timestamp', 'sentAt', 'receivedAt'] as const) {
+    const value = name === 'sentAt' ? (fields.sentAt ?? context.batchDefaults?.sentAt) : fields[name];
+    if (value === undefined || value === null) continue;
+    times[name] = toIsoInstant(value);
+    if (times[name] === undefined) return reject(400, `field '${name}' is not a valid date-time: send ISO-8601, e.g. 2024-05-01T10:00:00Z`);
+  }
+
+  const objects: Record<'properties' | 'traits' | 'context' | 'integrations', Record<string, unknown>> = {
+    properties: {},
+    traits: {},
+    context: {},
+    integrations: {},
+  };
+  for (const name of ['properties', 'traits', 'context', 'integrations'] as const) {
+    const value = fields[name];
+    if (value !== undefined && !isObject(value)) return reject(400, `field '${name}' must be an object`);
+    const batchDefault = name === 'context' || name === 'integrations' ? context.batchDefaults?.[name] : undefined;
+    objects[name] = { ...(isObject(batchDefault) ? batchDefault : {}), ...(value as Record<string, unknown> | undefined) };
+  }
+
+  // What the sender chose, canonically spelled: the input of a derived messageId.
+  const content: Record<string, unknown> = {
+    type: eventType,
+    userId,
+    anonymousId,
+    timestamp: times.timestamp,
+    context: objects.context,
+    integrations: objects.integrations,
+  };
+  if (eventType === 'track') {
+    if (typeof fields.event !== 'string' || fields.event.trim() === '') {
+      return reject(400, "field 'event' is required for track: the name of the event, e.g. 'Message Sent'");
+    }
+    if (parseDelta(objects.properties.delta) === undefined) {
+      return reject(400, "field 'properties.delta' must be a finite number or a numeric string");
+    }
+    Object.assign(content, { event: fields.event, properties: objects.properties });
+  } else {
+    Object.assign(content, { traits: objects.traits });
+  }
+
+  const candidate = {
+    ...content,
+    anonymousId: anonymousId ?? null,
+    messageId: sentMessageId ?? contentMessageId(context.accountId, content),
+    timestamp: times.timestamp ?? context.receivedAt,
+    sentAt: times.sentAt ?? null,
+    receivedAt: times.receivedAt ?? null,
+  };
+  // The checks above give the precise messages; this one guards lengths and
+  // keeps the gateway from ever producing what consumers would dead-letter.
+  const parsed = segmentEvent.safeParse(candidate);
+  if (!parsed.success) return reject(400, describeZodError(parsed.error, 'event'));
+  return { ok: true, event: parsed.data };
+}
+
+/** Ids are strings; SDKs in typed languages sometimes send numbers, which we keep as their decimal text. */
+function readId(value: unknown, name: string): string | Normalized | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  return reject(400, `field '${name}' must be a string`);
+}
