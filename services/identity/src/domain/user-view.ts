@@ -1,4 +1,5 @@
-import { SCHEMA_VERSION, type IdentityChange } from '@kana/schemas';
+import type { IdentityChange } from '@kana/schemas';
+import { identityChangeOf } from './changes';
 import type { Decision, UserLookup } from './decide';
 import type { IdentityFields } from './traits';
 import type { IdentifyInput, IdentityIssue, UserRecord } from './user';
@@ -92,11 +93,7 @@ export class UserView implements UserLookup {
   }
 
   private emit(kind: IdentityChange['kind'], user: UserRecord, from: UserRecord | null, at: string): void {
-    this.changes.push({
-      schemaVersion: SCHEMA_VERSION, accountId: user.accountId, kind, at,
-      user: { id: user.id, userId: user.userId },
-      from: from && { id: from.id, userId: from.userId },
-    });
+    this.changes.push(identityChangeOf(kind, user, from, at));
   }
 
   private markUpdated(id: string): void {

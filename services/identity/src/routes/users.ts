@@ -1,0 +1,78 @@
+import { httpError, parseOr400, requireAccountId, type FastifyInstance } from '@kana/platform';
+import type { OutboxRelay } from '../adapters/outbox-relay';
+import type { PgAdminStore } from '../adapters/pg-admin-store';
+import { toApiUser } from '../adapters/pg-rows';
+import { decodeCursor, encodeCursor, idParams, importBody, isUserId, listQuery, mergeBody } from './schemas';
+
+export interface UsersRoutesOptions {
+  admin: PgAdminStore;
+  relay: OutboxRelay;
+}
+
+/**
+ * The users part of the admin API. The gateway authenticates the key and
+ * forwards with x-kana-account-id; every query is scoped to that account, so
+ * another account's user id answers 404 exactly like a missing one.
+ */
+export async function usersRoutes(app: FastifyInstance, { admin, relay }: UsersRoutesOptions): Promise<void> {
+  // Changes are committed to the outbox with the data; producing them right
+  // away is a courtesy to consumers. If Kafka is down the request still
+  // succeeded and the relay's sweep produces them later.
+  const publish = () =>
+    relay.flush().catch((error: unknown) => app.log.warn({ err: error }, 'changes left in the outbox for the next sweep'));
+
+  app.get('/v1/users', async (request) => {
+    const accountId = requireAccountId(request);
+    const query = parseOr400(listQuery, request.query, 'query');
+    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    if (query.cursor !== undefined && after === undefined) throw httpError(400, "invalid query field 'cursor': use the nextCursor of a previous page");
+    const users = await admin.list(accountId, { userId: query.userId, email: query.email, after, limit: query.limit + 1 });
+    const page = users.slice(0, query.limit);
+    return { data: page.map(toApiUser), nextCursor: users.length > query.limit ? encodeCursor(page[page.length - 1]!.id) : null };
+  });
+
+  // Static path: fastify's router prefers it over /v1/users/:id whatever the registration order.
+  app.get('/v1/users/attention', async (request) => {
+    const result = await admin.attention(requireAccountId(request));
+    return {
+      missingBillingId: result.missingBillingId.map(toApiUser),
+      sharedEmails: result.sharedEmails.map(({ email, users }) => ({ email, users: users.map(toApiUser) })),
+      issues: result.issues,
+    };
+  });
+
+  app.get('/v1/users/:id', async (request) => {
+    const accountId = requireAccountId(request);
+    const { id } = parseOr400(idParams, request.params, 'path');
+    const user = isUserId(id) ? await admin.get(accountId, id) : undefined;
+    if (!user) throw httpError(404, `no user ${id}`);
+    return toApiUser(user);
+  });
+
+  app.post('/v1/users/:id/merge', async (request) => {
+    const accountId = requireAccountId(request);
+    const { id } = parseOr400(idParams, request.params, 'path');
+    const { intoId } = parseOr400(mergeBody, request.body, 'body');
+    if (!isUserId(id)) throw httpError(404, `no user ${id}`);
+    if (!isUserId(intoId)) throw httpError(404, `no user ${intoId} (intoId)`);
+    const survivor = await admin.merge(accountId, id, intoId);
+    await publish();
+    return toApiUser(survivor);
+  });
+
+  app.delete('/v1/users/:id', async (request, reply) => {
+    const accountId = requireAccountId(request);
+    const { id } = parseOr400(idParams, request.params, 'path');
+    if (!isUserId(id) || !(await admin.delete(accountId, id))) throw httpError(404, `no user ${id}`);
+    await publish();
+    return reply.code(204).send();
+  });
+
+  app.post('/v1/users/import', { bodyLimit: 16 * 1024 * 1024 }, async (request) => {
+    const accountId = requireAccountId(request);
+    const { customers } = parseOr400(importBody, request.body, 'body');
+    const outcome = await admin.import(accountId, customers);
+    await publish();
+    return outcome;
+  });
+}

@@ -1,0 +1,80 @@
+import { ACCOUNT_HEADER, CoalescingProducer, createKafka, createLogger, createMetrics } from '@kana/platform';
+import { deleteTopicsWithPrefix, dropSchema, testEnv, uniqueId } from '@kana/platform/testing';
+import { SCHEMA_VERSION, userKey, type EventCodec, type IdentifyMessage } from '@kana/schemas';
+import { buildIdentity, type IdentityApp } from '../app';
+import { loadIdentityConfig } from '../config';
+
+// Integration-test support: real Kafka, registry and Postgres, isolated per
+// test file by a unique topic prefix, consumer group and schema.
+
+export function anIdentifyMessage(overrides: { accountId?: string; userId?: string; messageId?: string; timestamp?: string; traits?: Record<string, unknown> } = {}): IdentifyMessage {
+  const timestamp = overrides.timestamp ?? new Date().toISOString();
+  return {
+    schemaVersion: SCHEMA_VERSION,
+    accountId: overrides.accountId ?? 'acc-test',
+    requestId: uniqueId('req-'),
+    receivedAt: timestamp,
+    event: {
+      type: 'identify',
+      messageId: overrides.messageId ?? uniqueId('msg-'),
+      userId: overrides.userId ?? 'user-1',
+      timestamp,
+      context: {},
+      integrations: {},
+      traits: overrides.traits ?? {},
+    },
+  };
+}
+
+export class IdentityHarness {
+  readonly apps: IdentityApp[] = [];
+  private readonly env: Record<string, string>;
+  private readonly logger = createLogger({ name: 'identity-test', level: process.env.TEST_LOG_LEVEL ?? 'warn' });
+  private readonly producer: CoalescingProducer;
+
+  constructor() {
+    this.env = { ...testEnv('identity'), PORT: '0', HOST: '127.0.0.1', OUTBOX_SWEEP_MS: '500' };
+    const kafka = createKafka({ brokers: [this.env.KAFKA_BROKERS!], clientId: 'identity-test', logger: this.logger });
+    this.producer = new CoalescingProducer({}, { kafka, logger: this.logger, metrics: createMetrics('identity-test', { defaults: false }) });
+  }
+
+  /** Starts one more instance in the same consumer group and schema. */
+  async startInstance(): Promise<IdentityApp> {
+    const app = buildIdentity(loadIdentityConfig(this.env), { metrics: createMetrics('identity', { defaults: false }) });
+    this.apps.push(app);
+    await app.lifecycle.start();
+    if (this.apps.length === 1) await this.producer.start();
+    return app;
+  }
+
+  get app(): IdentityApp {
+    return this.apps[0]!;
+  }
+
+  get codec(): EventCodec {
+    return this.app.codec;
+  }
+
+  async publish(messages: IdentifyMessage[]): Promise<void> {
+    const encoded = await Promise.all(
+      messages.map(async (message) => ({ key: userKey(message.accountId, message.event.userId), value: await this.codec.encode('identify', message) })),
+    );
+    await this.producer.send(this.codec.topicName('identify'), encoded);
+  }
+
+  /** An admin call as the gateway forwards it. */
+  request(accountId: string | null, method: 'GET' | 'POST' | 'DELETE', url: string, payload?: unknown) {
+    return this.app.http.inject({ method, url, payload: payload as object, headers: accountId === null ? {} : { [ACCOUNT_HEADER]: accountId } });
+  }
+
+  async sql<R extends object>(text: string, values: unknown[] = []): Promise<R[]> {
+    return (await this.app.pool.query<R>(text, values)).rows;
+  }
+
+  async stop(): Promise<void> {
+    await this.producer.stop().catch(() => undefined);
+    for (const app of [...this.apps].reverse()) await app.lifecycle.stop();
+    await dropSchema(this.env.DATABASE_SCHEMA!);
+    await deleteTopicsWithPrefix(this.env.TOPIC_PREFIX!).catch(() => undefined);
+  }
+}
