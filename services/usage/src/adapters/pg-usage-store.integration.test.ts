@@ -1,0 +1,87 @@
+import { createPool, migrate, type Pool } from '@kana/platform';
+import { STACK, dropSchema, testEnv, uniqueId } from '@kana/platform/testing';
+import { usageRecordId } from '@kana/schemas';
+import { MIGRATIONS_DIR } from '../app';
+import { planBatch } from '../domain/batch';
+import { aReprocessMessage, aSnapshot, aTrackMessage } from '../test-builders';
+import { PgUsageStore } from './pg-usage-store';
+import { PgUserAliases } from './pg-user-aliases';
+import { PgUsageQueries } from './pg-usage-queries';
+
+describe('Postgres usage store', () => {
+  const env = testEnv('usage', uniqueId('store'));
+  let pool: Pool;
+  let store: PgUsageStore;
+  let queries: PgUsageQueries;
+  let aliases: PgUserAliases;
+  const snapshots = new Map([['acc_1', aSnapshot()]]);
+
+  beforeAll(async () => {
+    pool = createPool({ url: STACK.DATABASE_URL, schema: env.DATABASE_SCHEMA! });
+    await migrate(pool, { schema: env.DATABASE_SCHEMA!, dir: MIGRATIONS_DIR });
+    store = new PgUsageStore({ pool });
+    queries = new PgUsageQueries({ pool });
+    aliases = new PgUserAliases({ pool });
+  });
+
+  afterAll(async () => {
+    await pool.end();
+    await dropSchema(env.DATABASE_SCHEMA!);
+  });
+
+  it('stores an event once, and a retry with another timestamp changes nothing and returns the stored records', async () => {
+    const message = aTrackMessage({ properties: { channel: 'sms', delta: '2' } });
+    const first = await store.writeBatch(planBatch('track', [{ offset: '1', value: message }], snapshots).planned);
+    expect(first[0]).toMatchObject({ status: 'new', mapped: true });
+    expect(first[0]!.records.map((r) => [r.featureId, r.delta, r.ruleId]).sort()).toEqual([
+      ['messages', 2, 'rule-messages'],
+      ['sms', 2, 'rule-sms'],
+    ]);
+    expect(first[0]!.records.find((r) => r.featureId === 'sms')!.id).toBe(usageRecordId('acc_1', message.event.messageId, 'sms'));
+
+    const retry = { ...message, event: { ...message.event, timestamp: '2025-01-01T00:00:00.000Z' } };
+    const second = await store.writeBatch(planBatch('track', [{ offset: '2', value: retry }], snapshots).planned);
+    expect(second[0]).toMatchObject({ status: 'existing', mapped: true });
+    expect(second[0]!.records.map((r) => r.id).sort()).toEqual(first[0]!.records.map((r) => r.id).sort());
+
+    const { rows } = await pool.query('SELECT count(*)::int AS n FROM usage_records WHERE message_id = $1', [message.event.messageId]);
+    expect(rows[0].n).toBe(2);
+  });
+
+  it('upgrades a reprocessed event stored unmapped, and never changes a mapped one', async () => {
+    const message = aTrackMessage({ event: 'Seat Added' });
+    const unmapped = await store.writeBatch(planBatch('track', [{ offset: '1', value: message }], snapshots).planned);
+    expect(unmapped[0]).toMatchObject({ status: 'new', mapped: false, reason: 'no_rule', records: [] });
+
+    const v2 = aSnapshot({ version: 2, rules: [{ id: 'rule-seats', featureId: 'messages', eventName: 'Seat Added', conditions: [] }] });
+    const replay = aReprocessMessage(message, 2);
+    const upgraded = await store.writeBatch(planBatch('reprocess', [{ offset: '1', value: replay }], new Map([['acc_1', v2]])).planned);
+    expect(upgraded[0]).toMatchObject({ status: 'upgraded', mapped: true, records: [expect.objectContaining({ featureId: 'messages', ruleId: 'rule-seats' })] });
+
+    const again = await store.writeBatch(planBatch('reprocess', [{ offset: '1', value: replay }], new Map([['acc_1', v2]])).planned);
+    expect(again[0]).toMatchObject({ status: 'existing', mapped: true, records: [expect.objectContaining({ featureId: 'messages' })] });
+    const totals = await queries.totals({ accountId: 'acc_1', userId: 'user-1', featureId: 'messages' });
+    expect(totals).toEqual([{ userId: 'user-1', featureId: 'messages', total: 3 }]);
+  });
+
+  it('counts a merged-away user toward the survivor, before and after the merge', async () => {
+    const account = 'acc_merge';
+    const snaps = new Map([[account, aSnapshot({ accountId: account })]]);
+    const before = aTrackMessage({ userId: 'old' }, account);
+    await store.writeBatch(planBatch('track', [{ offset: '1', value: before }], snaps).planned);
+    await aliases.applyMerges([
+      { schemaVersion: 1, accountId: account, kind: 'merged', user: { id: 'k2', userId: 'new' }, from: { id: 'k1', userId: 'old' }, at: '2026-11-28T10:00:00.000Z' },
+    ]);
+    const after = await store.writeBatch(planBatch('track', [{ offset: '2', value: aTrackMessage({ userId: 'old' }, account) }], snaps).planned);
+    expect(after[0]!.records[0]!.userId).toBe('new');
+
+    expect(await queries.totals({ accountId: account })).toEqual([{ userId: 'new', featureId: 'messages', total: 2 }]);
+    expect(await queries.totals({ accountId: account, userId: 'old' })).toEqual([{ userId: 'new', featureId: 'messages', total: 2 }]);
+    const page = await queries.records({ accountId: account, userId: 'new' }, 1, null);
+    expect(page.data).toHaveLength(1);
+    const rest = await queries.records({ accountId: account, userId: 'new' }, 1, page.next);
+    expect(rest.data).toHaveLength(1);
+    expect(rest.data[0]!.id).not.toBe(page.data[0]!.id);
+    expect(rest.next).toBeNull();
+  });
+});

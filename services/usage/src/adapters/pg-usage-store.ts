@@ -1,0 +1,223 @@
+import { usageRecordId, SCHEMA_VERSION, type UnmappedReason, type UsageRecord } from '@kana/schemas';
+import { AppError, inTransaction, type Pool, type PoolClient } from '@kana/platform';
+import { eventKey, type PlannedEvent, type StoredEvent } from '../domain/batch';
+
+interface RecordRow {
+  id: string;
+  account_id: string;
+  message_id: string;
+  feature_id: string;
+  user_id: string;
+  delta: string;
+  rule_id: string | null;
+  event_time: Date;
+  recorded_at: Date;
+}
+
+interface ExistingRow {
+  account_id: string;
+  message_id: string;
+  event_time: Date;
+  outcome: 'mapped' | 'unmapped';
+  reason: UnmappedReason | null;
+  rules_version: number;
+}
+
+interface RecordDraft {
+  key: string;
+  accountId: string;
+  messageId: string;
+  userId: string;
+  delta: number;
+  hit: { featureId: string; ruleId: string | null };
+  eventTime: Date | string;
+}
+
+/**
+ * Writes one batch in one transaction with a handful of bulk statements
+ * (never one per event) and returns, per planned event, what Postgres holds
+ * afterwards. Either the whole batch is stored or nothing is; the consumer
+ * produces outputs only after the commit and commits offsets only after that,
+ * so a crash at any point replays the batch and the unique keys absorb it.
+ */
+export class PgUsageStore {
+  constructor(private readonly deps: { pool: Pool }) {}
+
+  writeBatch(planned: PlannedEvent[]): Promise<StoredEvent[]> {
+    if (planned.length === 0) return Promise.resolve([]);
+    return inTransaction(this.deps.pool, async (client) => {
+      const fresh = await insertKeys(client, planned);
+      const newEvents = planned.filter((event) => fresh.has(keyOf(event)));
+      const oldEvents = planned.filter((event) => !fresh.has(keyOf(event)));
+      if (newEvents.length > 0) await insertEvents(client, newEvents);
+
+      // A reprocessed event stored unmapped takes the new outcome; a mapped one never changes.
+      const upgraded = await upgradeUnmapped(client, oldEvents.filter((event) => event.source === 'reprocess'));
+      const existing = oldEvents.length > 0 ? await readExisting(client, oldEvents) : new Map<string, ExistingRow>();
+
+      const drafts: RecordDraft[] = [];
+      for (const event of planned) {
+        if (!event.outcome.mapped) continue;
+        const key = keyOf(event);
+        const eventTime = fresh.has(key) ? event.message.event.timestamp : upgraded.has(key) ? existing.get(key)?.event_time : undefined;
+        if (eventTime === undefined) continue;
+        const { accountId, event: track } = event.message;
+        for (const hit of event.outcome.features) {
+          drafts.push({ key, accountId, messageId: track.messageId, userId: track.userId, delta: event.outcome.delta, hit, eventTime });
+        }
+      }
+      const records = groupByKey(await insertRecords(client, drafts));
+      const unchangedMapped = [...existing.values()].filter((row) => row.outcome === 'mapped' && !upgraded.has(eventKey(row.account_id, row.message_id)));
+      for (const [key, list] of groupByKey(await readRecords(client, unchangedMapped))) records.set(key, list);
+
+      return planned.map((event): StoredEvent => {
+        const key = keyOf(event);
+        if (fresh.has(key)) {
+          return {
+            status: 'new',
+            mapped: event.outcome.mapped,
+            reason: event.outcome.mapped ? null : event.outcome.reason,
+            rulesVersion: event.rulesVersion,
+            records: records.get(key) ?? [],
+          };
+        }
+        const row = existing.get(key);
+        if (!row) throw new AppError(`stored event ${key} has a key but no row`, { code: 'KANA_USAGE_INCONSISTENT' });
+        return {
+          status: upgraded.has(key) ? 'upgraded' : 'existing',
+          mapped: row.outcome === 'mapped',
+          reason: row.reason,
+          rulesVersion: row.rules_version,
+          records: records.get(key) ?? [],
+        };
+      });
+    });
+  }
+}
+
+function keyOf(event: PlannedEvent): string {
+  return eventKey(event.message.accountId, event.message.event.messageId);
+}
+
+async function insertKeys(client: PoolClient, planned: PlannedEvent[]): Promise<Set<string>> {
+  const { rows } = await client.query<{ account_id: string; message_id: string }>(
+    `INSERT INTO message_keys (account_id, message_id, event_time)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])
+     ON CONFLICT DO NOTHING
+     RETURNING account_id, message_id`,
+    [planned.map((e) => e.message.accountId), planned.map((e) => e.message.event.messageId), planned.map((e) => e.message.event.timestamp)],
+  );
+  return new Set(rows.map((row) => eventKey(row.account_id, row.message_id)));
+}
+
+async function insertEvents(client: PoolClient, events: PlannedEvent[]): Promise<void> {
+  await client.query(
+    `INSERT INTO events (account_id, message_id, event_time, user_id, event_name, properties, received_at, outcome, reason, rules_version)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::jsonb[], $7::timestamptz[], $8::text[], $9::text[], $10::int[])`,
+    [
+      events.map((e) => e.message.accountId),
+      events.map((e) => e.message.event.messageId),
+      events.map((e) => e.message.event.timestamp),
+      events.map((e) => e.message.event.userId),
+      events.map((e) => e.message.event.event),
+      events.map((e) => JSON.stringify(e.message.event.properties)),
+      events.map((e) => e.message.receivedAt),
+      events.map((e) => (e.outcome.mapped ? 'mapped' : 'unmapped')),
+      events.map((e) => (e.outcome.mapped ? null : e.outcome.reason)),
+      events.map((e) => e.rulesVersion),
+    ],
+  );
+}
+
+async function upgradeUnmapped(client: PoolClient, events: PlannedEvent[]): Promise<Set<string>> {
+  if (events.length === 0) return new Set();
+  const { rows } = await client.query<{ account_id: string; message_id: string; outcome: string }>(
+    `UPDATE events e SET outcome = u.outcome, reason = u.reason, rules_version = u.rules_version
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[]) AS u(account_id, message_id, outcome, reason, rules_version)
+     JOIN message_keys k ON k.account_id = u.account_id AND k.message_id = u.message_id
+     WHERE e.account_id = k.account_id AND e.message_id = k.message_id AND e.event_time = k.event_time
+       AND e.outcome = 'unmapped' AND e.rules_version <= u.rules_version
+     RETURNING e.account_id, e.message_id, e.outcome`,
+    [
+      events.map((e) => e.message.accountId),
+      events.map((e) => e.message.event.messageId),
+      events.map((e) => (e.outcome.mapped ? 'mapped' : 'unmapped')),
+      events.map((e) => (e.outcome.mapped ? null : e.outcome.reason)),
+      events.map((e) => e.rulesVersion),
+    ],
+  );
+  return new Set(rows.filter((row) => row.outcome === 'mapped').map((row) => eventKey(row.account_id, row.message_id)));
+}
+
+async function readExisting(client: PoolClient, events: PlannedEvent[]): Promise<Map<string, ExistingRow>> {
+  const { rows } = await client.query<ExistingRow>(
+    `SELECT e.account_id, e.message_id, e.event_time, e.outcome, e.reason, e.rules_version
+     FROM unnest($1::text[], $2::text[]) AS u(account_id, message_id)
+     JOIN message_keys k ON k.account_id = u.account_id AND k.message_id = u.message_id
+     JOIN events e ON e.account_id = k.account_id AND e.message_id = k.message_id AND e.event_time = k.event_time`,
+    [events.map((e) => e.message.accountId), events.map((e) => e.message.event.messageId)],
+  );
+  return new Map(rows.map((row) => [eventKey(row.account_id, row.message_id), row]));
+}
+
+/** Records of a merged-away userId are written for the survivor (alias looked up in the same statement). */
+async function insertRecords(client: PoolClient, drafts: RecordDraft[]): Promise<RecordRow[]> {
+  if (drafts.length === 0) return [];
+  const { rows } = await client.query<RecordRow>(
+    `INSERT INTO usage_records (id, account_id, message_id, feature_id, user_id, delta, rule_id, event_time)
+     SELECT u.id, u.account_id, u.message_id, u.feature_id, COALESCE(a.survivor_user_id, u.user_id), u.delta, u.rule_id, u.event_time
+     FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::numeric[], $7::text[], $8::timestamptz[])
+       AS u(id, account_id, message_id, feature_id, user_id, delta, rule_id, event_time)
+     LEFT JOIN user_aliases a ON a.account_id = u.account_id AND a.user_id = u.user_id
+     ON CONFLICT DO NOTHING
+     RETURNING id, account_id, message_id, feature_id, user_id, delta, rule_id, event_time, recorded_at`,
+    [
+      drafts.map((d) => usageRecordId(d.accountId, d.messageId, d.hit.featureId)),
+      drafts.map((d) => d.accountId),
+      drafts.map((d) => d.messageId),
+      drafts.map((d) => d.hit.featureId),
+      drafts.map((d) => d.userId),
+      drafts.map((d) => d.delta),
+      drafts.map((d) => d.hit.ruleId),
+      drafts.map((d) => d.eventTime),
+    ],
+  );
+  return rows;
+}
+
+async function readRecords(client: PoolClient, events: ExistingRow[]): Promise<RecordRow[]> {
+  if (events.length === 0) return [];
+  const { rows } = await client.query<RecordRow>(
+    `SELECT r.id, r.account_id, r.message_id, r.feature_id, r.user_id, r.delta, r.rule_id, r.event_time, r.recorded_at
+     FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u(account_id, message_id, event_time)
+     JOIN usage_records r ON r.account_id = u.account_id AND r.message_id = u.message_id AND r.event_time = u.event_time`,
+    [events.map((e) => e.account_id), events.map((e) => e.message_id), events.map((e) => e.event_time)],
+  );
+  return rows;
+}
+
+function groupByKey(rows: RecordRow[]): Map<string, UsageRecord[]> {
+  const byKey = new Map<string, UsageRecord[]>();
+  for (const row of rows) {
+    const key = eventKey(row.account_id, row.message_id);
+    const list = byKey.get(key) ?? [];
+    list.push(toUsageRecord(row));
+    byKey.set(key, list);
+  }
+  return byKey;
+}
+
+function toUsageRecord(row: RecordRow): UsageRecord {
+  return {
+    schemaVersion: SCHEMA_VERSION,
+    id: row.id,
+    accountId: row.account_id,
+    userId: row.user_id,
+    featureId: row.feature_id,
+    delta: Number(row.delta),
+    messageId: row.message_id,
+    ruleId: row.rule_id,
+    timestamp: row.event_time.toISOString(),
+    recordedAt: row.recorded_at.toISOString(),
+  };
+}

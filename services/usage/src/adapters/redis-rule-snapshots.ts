@@ -1,0 +1,105 @@
+import { rulesSnapshot, rulesSnapshotKey, type RulesSnapshot } from '@kana/schemas';
+import { UnavailableError, counter, type Logger, type Redis, type Registry } from '@kana/platform';
+
+import type { HttpRulesClient } from './http-rules-client';
+
+interface Cached {
+  raw: string;
+  snapshot: RulesSnapshot;
+}
+
+/**
+ * Rules snapshots for a batch, at most one Redis round trip per batch.
+ *
+ * One MGET fetches the keys of every account in the batch; a value equal to
+ * the one cached in process is reused without parsing. A miss (Redis keeps
+ * nothing on disk, so a restart empties it), an unreadable value or a version
+ * older than a reprocessed event requires asks the rules service, which also
+ * reseeds Redis. When neither has a snapshot the batch fails with a retriable
+ * error: an event is never marked unmapped for want of rules.
+ *
+ * Versions only go forward: a Redis value older than the one cached here is
+ * ignored (the rules service compares-and-sets, so this only happens while a
+ * stale writer races it).
+ */
+export class RuleSnapshots {
+  private readonly cache = new Map<string, Cached>();
+  private readonly redisCalls;
+  private readonly fetches;
+
+  constructor(
+    private readonly deps: { redis: Redis; rules: HttpRulesClient; logger: Logger; metrics: Registry },
+  ) {
+    this.redisCalls = counter(deps.metrics, { name: 'kana_usage_redis_round_trips_total', help: 'Redis round trips for rules snapshots' });
+    this.fetches = counter(deps.metrics, { name: 'kana_usage_rules_fetches_total', help: 'Snapshots fetched from the rules service', labelNames: ['outcome'] });
+  }
+
+  /** `needs`: account → the oldest acceptable version. */
+  async forBatch(needs: ReadonlyMap<string, number>): Promise<Map<string, RulesSnapshot>> {
+    const accounts = [...needs.keys()];
+    const result = new Map<string, RulesSnapshot>();
+    if (accounts.length === 0) return result;
+    const raws = await this.readRedis(accounts);
+    const missing: string[] = [];
+    accounts.forEach((accountId, index) => {
+      const snapshot = this.fromRedis(accountId, raws?.[index] ?? null);
+      if (snapshot && snapshot.version >= needs.get(accountId)!) result.set(accountId, snapshot);
+      else missing.push(accountId);
+    });
+    await Promise.all(
+      missing.map(async (accountId) => {
+        const snapshot = await this.fetch(accountId);
+        const required = needs.get(accountId)!;
+        if (snapshot.version < required) {
+          throw new UnavailableError(`rules snapshot of account ${accountId} is at version ${snapshot.version}, a reprocessed event needs ${required}`);
+        }
+        result.set(accountId, snapshot);
+      }),
+    );
+    return result;
+  }
+
+  private async readRedis(accounts: string[]): Promise<(string | null)[] | undefined> {
+    this.redisCalls.inc();
+    try {
+      return await this.deps.redis.mget(accounts.map((accountId) => rulesSnapshotKey(accountId)));
+    } catch (error) {
+      // The rules service can still answer; if it cannot either, the batch is retried.
+      this.deps.logger.warn({ err: error }, 'redis unavailable for rules snapshots; asking the rules service');
+      return undefined;
+    }
+  }
+
+  private fromRedis(accountId: string, raw: string | null): RulesSnapshot | undefined {
+    if (raw === null) return undefined;
+    const cached = this.cache.get(accountId);
+    if (cached?.raw === raw) return cached.snapshot;
+    let parsed: ReturnType<typeof rulesSnapshot.safeParse>;
+    try {
+      parsed = rulesSnapshot.safeParse(JSON.parse(raw));
+    } catch {
+      parsed = rulesSnapshot.safeParse(undefined);
+    }
+    if (!parsed.success || parsed.data.accountId !== accountId) {
+      this.deps.logger.error({ accountId }, 'unreadable rules snapshot in redis; asking the rules service');
+      return undefined;
+    }
+    if (cached && cached.snapshot.version > parsed.data.version) return cached.snapshot;
+    this.cache.set(accountId, { raw, snapshot: parsed.data });
+    return parsed.data;
+  }
+
+  private async fetch(accountId: string): Promise<RulesSnapshot> {
+    try {
+      const snapshot = await this.deps.rules.fetchSnapshot(accountId);
+      this.fetches.inc({ outcome: 'ok' });
+      const cached = this.cache.get(accountId);
+      if (cached && cached.snapshot.version > snapshot.version) return cached.snapshot;
+      this.cache.set(accountId, { raw: '', snapshot });
+      return snapshot;
+    } catch (error) {
+      this.fetches.inc({ outcome: 'failed' });
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,90 @@
+import { join } from 'node:path';
+import { EventCodec, topicNames } from '@kana/schemas';
+import {
+  BatchConsumer,
+  CoalescingProducer,
+  Lifecycle,
+  createHttpServer,
+  createKafka,
+  createMetrics,
+  createPool,
+  createRedis,
+  ensureTopics,
+  migrate,
+  type Logger,
+} from '@kana/platform';
+import type { UsageConfig } from './config';
+import { UsageHandlers } from './consumer';
+import { HttpRulesClient } from './adapters/http-rules-client';
+import { PgUsageStore } from './adapters/pg-usage-store';
+import { PgUsageQueries } from './adapters/pg-usage-queries';
+import { PgUserAliases } from './adapters/pg-user-aliases';
+import { RuleSnapshots } from './adapters/redis-rule-snapshots';
+import { usageRoutes } from './routes/usage-routes';
+
+export const MIGRATIONS_DIR = join(__dirname, '..', 'migrations');
+
+/**
+ * Composition root. Start order: schema and topics, producer, then the
+ * consumers, then HTTP; stop runs in reverse, so consumers finish and commit
+ * their batch in flight before the producer and the pool close.
+ *
+ * One consumer group per topic: a replay of millions of reprocessed events
+ * has its own group and its own partitions, so it never delays live traffic.
+ */
+export function buildUsage(config: UsageConfig, deps: { logger: Logger }) {
+  const { logger } = deps;
+  const metrics = createMetrics('usage');
+  const topics = topicNames(config.TOPIC_PREFIX);
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'kana-usage', logger });
+  const codec = EventCodec.connect(config.SCHEMA_REGISTRY_URL, topics);
+  const pool = createPool({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA });
+  const redis = createRedis({ url: config.REDIS_URL, keyPrefix: config.REDIS_KEY_PREFIX, logger });
+  const producer = new CoalescingProducer({}, { kafka, logger, metrics });
+  const rules = new HttpRulesClient({ rulesUrl: config.RULES_URL, timeoutMs: config.RULES_TIMEOUT_MS });
+  const snapshots = new RuleSnapshots({ redis, rules, logger: logger.child({ component: 'rule-snapshots' }), metrics });
+  const store = new PgUsageStore({ pool });
+  const aliases = new PgUserAliases({ pool });
+  const handlers = new UsageHandlers({ snapshots, store, aliases, producer, codec, logger, metrics });
+
+  const consumerDeps = { kafka, codec, producer, logger, metrics };
+  const group = (name: string) => `${config.TOPIC_PREFIX}kana-usage.${name}`;
+  const concurrency = config.CONSUMER_CONCURRENCY;
+  const consumers = [
+    new BatchConsumer({ groupId: group('track'), topic: 'track', partitionsConsumedConcurrently: concurrency }, consumerDeps, handlers.onTrack),
+    new BatchConsumer({ groupId: group('reprocess'), topic: 'reprocess', partitionsConsumedConcurrently: concurrency }, consumerDeps, handlers.onReprocess),
+    new BatchConsumer({ groupId: group('identity'), topic: 'identityChanges' }, consumerDeps, handlers.onIdentityChanges),
+  ];
+
+  const http = createHttpServer({ logger, metrics, ready: () => consumers.every((consumer) => consumer.healthy()) });
+  void http.register(usageRoutes({ queries: new PgUsageQueries({ pool }) }));
+
+  const lifecycle = new Lifecycle(logger);
+  lifecycle.add({
+    name: 'postgres',
+    start: async () => {
+      await migrate(pool, { schema: config.DATABASE_SCHEMA, dir: MIGRATIONS_DIR, logger });
+      // Partitions for the coming months; the default partition catches anything else.
+      await pool.query(`SELECT ensure_month_partitions('events', now() - interval '1 month', 4), ensure_month_partitions('usage_records', now() - interval '1 month', 4)`);
+    },
+    stop: () => pool.end(),
+  });
+  lifecycle.add({ name: 'redis', start: () => redis.connect(), stop: async () => void (await redis.quit().catch(() => redis.disconnect())) });
+  lifecycle.add({
+    name: 'kafka-setup',
+    start: async () => {
+      await ensureTopics(kafka, topics, config.KAFKA_PARTITIONS);
+      await codec.registerAll();
+    },
+    stop: async () => undefined,
+  });
+  lifecycle.add(producer);
+  for (const consumer of consumers) lifecycle.add(consumer);
+  lifecycle.add({
+    name: 'http',
+    start: async () => void (await http.listen({ port: config.PORT, host: '0.0.0.0' })),
+    stop: () => http.close(),
+  });
+
+  return { lifecycle, http, metrics, pool, redis, consumers, handlers };
+}

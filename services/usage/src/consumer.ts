@@ -1,0 +1,75 @@
+import { userKey, type EventCodec, type EncodedTopic, type IdentityChange, type ReprocessMessage, type TopicValue, type TrackMessage } from '@kana/schemas';
+import { counter, type BatchResult, type ConsumedMessage, type CoalescingProducer, type Logger, type Registry } from '@kana/platform';
+
+import { planBatch, snapshotNeeds, type Incoming } from './domain/batch';
+import { buildOutputs } from './domain/outputs';
+import type { PgUsageStore } from './adapters/pg-usage-store';
+import type { PgUserAliases } from './adapters/pg-user-aliases';
+import type { RuleSnapshots } from './adapters/redis-rule-snapshots';
+
+export interface UsageHandlerDeps {
+  snapshots: RuleSnapshots;
+  store: PgUsageStore;
+  aliases: PgUserAliases;
+  producer: CoalescingProducer;
+  codec: EventCodec;
+  logger: Logger;
+  metrics: Registry;
+}
+
+/**
+ * The batch handlers of the usage service. Order within one batch, and what a
+ * crash between two steps causes:
+ *   1. rules snapshots (one Redis MGET; rules service on a miss) — nothing written yet;
+ *   2. one Postgres transaction storing events and records — a crash before
+ *      the commit leaves nothing, the batch is replayed;
+ *   3. produce records / unmapped / reprocessed outcomes (acks=all) — a crash
+ *      here or before it replays the batch; step 2 then finds every row
+ *      already stored and step 3 produces the same messages again (same ids);
+ *   4. the platform commits offsets after this handler resolves.
+ * Any thrown error means "retry the batch", which the unique keys make safe.
+ */
+export class UsageHandlers {
+  private readonly outcomes;
+
+  constructor(private readonly deps: UsageHandlerDeps) {
+    this.outcomes = counter(deps.metrics, {
+      name: 'kana_usage_events_total',
+      help: 'Track events handled, by source and outcome',
+      labelNames: ['source', 'outcome'],
+    });
+  }
+
+  readonly onTrack = (messages: ConsumedMessage<TrackMessage>[]): Promise<BatchResult> => this.handle('track', messages);
+
+  readonly onReprocess = (messages: ConsumedMessage<ReprocessMessage>[]): Promise<BatchResult> => this.handle('reprocess', messages);
+
+  readonly onIdentityChanges = async (messages: ConsumedMessage<IdentityChange>[]): Promise<BatchResult> => {
+    const applied = await this.deps.aliases.applyMerges(messages.map((message) => message.value));
+    if (applied > 0) this.deps.logger.info({ merges: applied }, 'merges applied');
+  };
+
+  private async handle(source: 'track' | 'reprocess', messages: ConsumedMessage<TrackMessage | ReprocessMessage>[]): Promise<BatchResult> {
+    const incoming = messages.map((message) => ({ offset: message.offset, value: message.value }) as Incoming);
+    const snapshots = await this.deps.snapshots.forBatch(snapshotNeeds(incoming));
+    const { planned, deadLetters } = planBatch(source, incoming, snapshots);
+    const stored = await this.deps.store.writeBatch(planned);
+    const outputs = buildOutputs(planned, stored);
+
+    await Promise.all([
+      this.produce('usageRecords', outputs.usageRecords, (record) => userKey(record.accountId, record.userId)),
+      this.produce('unmapped', outputs.unmapped, (message) => userKey(message.accountId, message.event.userId)),
+      this.produce('reprocessed', outputs.reprocessed, (message) => userKey(message.accountId, message.userId)),
+    ]);
+
+    stored.forEach((state) => this.outcomes.inc({ source, outcome: state.status === 'existing' ? 'duplicate' : state.mapped ? 'mapped' : 'unmapped' }));
+    for (const letter of deadLetters) this.deps.logger.error({ source, offset: letter.offset, reason: letter.reason }, 'track event refused');
+    return { deadLetters };
+  }
+
+  private async produce<K extends EncodedTopic>(topic: K, values: TopicValue<K>[], keyOf: (value: TopicValue<K>) => string): Promise<void> {
+    if (values.length === 0) return;
+    const messages = await Promise.all(values.map(async (value) => ({ key: keyOf(value), value: await this.deps.codec.encode(topic, value) })));
+    await this.deps.producer.send(this.deps.codec.topicName(topic), messages);
+  }
+}

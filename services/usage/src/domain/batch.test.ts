@@ -1,0 +1,50 @@
+import { aReprocessMessage, aSnapshot, aTrackMessage } from '../test-builders';
+import { planBatch, snapshotNeeds } from './batch';
+import { buildOutputs } from './outputs';
+
+const snapshots = new Map([['acc_1', aSnapshot()]]);
+
+describe('planBatch', () => {
+  it('plans a message repeated within the batch once', () => {
+    const message = aTrackMessage();
+    const { planned } = planBatch('track', [{ offset: '1', value: message }, { offset: '2', value: message }], snapshots);
+    expect(planned).toHaveLength(1);
+  });
+
+  it('dead-letters a bad delta by offset and plans the rest', () => {
+    const bad = aTrackMessage({ properties: { delta: 'lots' } });
+    const good = aTrackMessage();
+    const { planned, deadLetters } = planBatch('track', [{ offset: '7', value: bad }, { offset: '8', value: good }], snapshots);
+    expect(deadLetters).toEqual([{ offset: '7', reason: expect.stringContaining('properties.delta') }]);
+    expect(planned.map((p) => p.message.event.messageId)).toEqual([good.event.messageId]);
+  });
+
+  it('refuses to plan without a snapshot rather than calling the event unmapped', () => {
+    expect(() => planBatch('track', [{ offset: '1', value: aTrackMessage({}, 'acc_2') }], snapshots)).toThrow(/no rules snapshot/);
+  });
+});
+
+describe('snapshotNeeds', () => {
+  it('asks per account for the highest minRulesVersion of the batch', () => {
+    const a = aTrackMessage();
+    const needs = snapshotNeeds([
+      { offset: '1', value: aReprocessMessage(a, 4) },
+      { offset: '2', value: aReprocessMessage(aTrackMessage(), 6) },
+      { offset: '3', value: aTrackMessage({}, 'acc_2') },
+    ]);
+    expect(needs).toEqual(new Map([['acc_1', 6], ['acc_2', 0]]));
+  });
+});
+
+describe('buildOutputs', () => {
+  it('sends live unmapped events to the unmapped topic with the stored reason, and reprocessed ones only as an outcome', () => {
+    const live = aTrackMessage({ event: 'Nothing' });
+    const replayed = aReprocessMessage(aTrackMessage({ event: 'Nothing' }), 1, 'job-9');
+    const { planned } = planBatch('track', [{ offset: '1', value: live }], snapshots);
+    const { planned: planned2 } = planBatch('reprocess', [{ offset: '1', value: replayed }], snapshots);
+    const stored = { status: 'new' as const, mapped: false, reason: 'no_rule' as const, rulesVersion: 1, records: [] };
+    const outputs = buildOutputs([...planned, ...planned2], [stored, stored]);
+    expect(outputs.unmapped).toEqual([expect.objectContaining({ reason: 'no_rule', jobId: null, event: live.event })]);
+    expect(outputs.reprocessed).toEqual([expect.objectContaining({ jobId: 'job-9', mapped: false, messageId: replayed.event.messageId })]);
+  });
+});

@@ -1,0 +1,56 @@
+import { SCHEMA_VERSION, type ReprocessedMessage, type UnmappedMessage, type UsageRecord } from '@kana/schemas';
+import type { PlannedEvent, StoredEvent } from './batch';
+
+export interface BatchOutputs {
+  usageRecords: UsageRecord[];
+  unmapped: UnmappedMessage[];
+  reprocessed: ReprocessedMessage[];
+}
+
+/**
+ * Outputs come from what Postgres holds, not from this batch's evaluation: a
+ * replayed batch (crash after the commit, before the offset commit) or a
+ * Segment retry of an event stored last week produces exactly what the first
+ * delivery produced, even if the rules changed in between.
+ *
+ * Every stored record of every event of the batch is produced, not only those
+ * inserted now: if the process died between the Postgres commit and the
+ * produce, the replay finds the rows already there, and producing only new
+ * rows would lose them for downstream. Record ids are deterministic, so a
+ * consumer of kana.usage.records dedups the repeats by id.
+ *
+ * Live events that stay unmapped go to the rules service's unmapped store;
+ * reprocessed events only report their outcome (the rules service already
+ * holds them), which lets it count job progress and drop the mapped ones.
+ */
+export function buildOutputs(planned: PlannedEvent[], stored: StoredEvent[]): BatchOutputs {
+  const outputs: BatchOutputs = { usageRecords: [], unmapped: [], reprocessed: [] };
+  planned.forEach((event, index) => {
+    const state = stored[index]!;
+    const { message } = event;
+    outputs.usageRecords.push(...state.records);
+    if (event.source === 'reprocess') {
+      outputs.reprocessed.push({
+        schemaVersion: SCHEMA_VERSION,
+        accountId: message.accountId,
+        jobId: event.jobId!,
+        messageId: message.event.messageId,
+        userId: message.event.userId,
+        mapped: state.mapped,
+        rulesVersion: event.rulesVersion,
+      });
+    } else if (!state.mapped) {
+      outputs.unmapped.push({
+        schemaVersion: SCHEMA_VERSION,
+        accountId: message.accountId,
+        requestId: message.requestId,
+        receivedAt: message.receivedAt,
+        event: message.event,
+        reason: state.reason ?? 'no_rule',
+        rulesVersion: state.rulesVersion,
+        jobId: null,
+      });
+    }
+  });
+  return outputs;
+}
