@@ -1,63 +1,116 @@
 import type { Condition } from '@kana/schemas';
-import { asNumber, conditionHolds, readPath, ruleMatches } from './matcher';
+import { asNumber, matchesCondition, readPath, ruleMatches } from './matcher';
 
-const props = {
+const properties = {
   plan: 'pro',
-  seats: 12,
+  seats: 10,
   seatsText: '12',
-  ratio: '1.5e1',
-  nested: { tier: { name: 'gold' }, list: ['a', 'b', 3] },
-  tags: ['alpha', 'beta', '7'],
-  empty: null,
-  flag: true,
+  price: '9.5',
+  active: true,
+  nothing: null,
+  tags: ['beta', 'eu', 3],
+  account: { tier: { name: 'gold' }, regions: ['eu', 'us'] },
+  'dotted.key': 'literal',
   text: 'hello world',
 };
 
-describe('conditionHolds', () => {
-  const cases: Array<[string, Condition, boolean]> = [
-    ['eq string', { property: 'plan', operator: 'eq', value: 'pro' }, true],
-    ['eq string differs', { property: 'plan', operator: 'eq', value: 'free' }, false],
-    ['eq numeric string vs number', { property: 'seatsText', operator: 'eq', value: 12 }, true],
-    ['eq number vs numeric string', { property: 'seats', operator: 'eq', value: '12.0' }, true],
-    ['eq boolean', { property: 'flag', operator: 'eq', value: true }, true],
-    ['eq boolean vs string', { property: 'flag', operator: 'eq', value: 'true' }, false],
-    ['eq missing', { property: 'nope', operator: 'eq', value: 'x' }, false],
-    ['eq object never', { property: 'nested', operator: 'eq', value: 'x' }, false],
-    ['eq dot path', { property: 'nested.tier.name', operator: 'eq', value: 'gold' }, true],
-    ['neq differs', { property: 'plan', operator: 'neq', value: 'free' }, true],
-    ['neq same', { property: 'plan', operator: 'neq', value: 'pro' }, false],
-    ['neq missing holds', { property: 'nope', operator: 'neq', value: 'pro' }, true],
-    ['exists', { property: 'plan', operator: 'exists' }, true],
-    ['exists null is absent', { property: 'empty', operator: 'exists' }, false],
-    ['exists nested', { property: 'nested.tier', operator: 'exists' }, true],
-    ['not_exists missing', { property: 'nested.none', operator: 'not_exists' }, true],
-    ['not_exists null', { property: 'empty', operator: 'not_exists' }, true],
-    ['not_exists present', { property: 'plan', operator: 'not_exists' }, false],
-    ['contains substring', { property: 'text', operator: 'contains', value: 'lo wo' }, true],
-    ['contains substring missing', { property: 'text', operator: 'contains', value: 'bye' }, false],
-    ['contains array element', { property: 'tags', operator: 'contains', value: 'beta' }, true],
-    ['contains array numeric element', { property: 'tags', operator: 'contains', value: 7 }, true],
-    ['contains on number', { property: 'seats', operator: 'contains', value: '1' }, false],
-    ['in list', { property: 'plan', operator: 'in', value: ['free', 'pro'] }, true],
-    ['in list numeric', { property: 'seatsText', operator: 'in', value: [1, 12] }, true],
-    ['in list missing', { property: 'plan', operator: 'in', value: ['free'] }, false],
-    ['gt number', { property: 'seats', operator: 'gt', value: 11 }, true],
-    ['gt equal', { property: 'seats', operator: 'gt', value: 12 }, false],
-    ['gte equal', { property: 'seats', operator: 'gte', value: '12' }, true],
-    ['lt numeric string', { property: 'seatsText', operator: 'lt', value: 13 }, true],
-    ['lt numeric string compares numerically, not as text', { property: 'seatsText', operator: 'lt', value: 9 }, false],
-    ['lte exponent string', { property: 'ratio', operator: 'lte', value: 15 }, true],
-    ['gt non numeric', { property: 'plan', operator: 'gt', value: 1 }, false],
-    ['gt missing', { property: 'nope', operator: 'gt', value: 1 }, false],
-    ['path does not index arrays', { property: 'nested.list.0', operator: 'exists' }, false],
-  ];
+const cases: [string, Condition, boolean][] = [
+  // eq
+  ['eq string', { property: 'plan', operator: 'eq', value: 'pro' }, true],
+  ['eq string differs', { property: 'plan', operator: 'eq', value: 'free' }, false],
+  ['eq is case sensitive', { property: 'plan', operator: 'eq', value: 'PRO' }, false],
+  ['eq number', { property: 'seats', operator: 'eq', value: 10 }, true],
+  ['eq numeric string to number', { property: 'seatsText', operator: 'eq', value: 12 }, true],
+  ['eq number to numeric string', { property: 'seats', operator: 'eq', value: '10.0' }, true],
+  ['eq boolean', { property: 'active', operator: 'eq', value: true }, true],
+  ['eq null', { property: 'nothing', operator: 'eq', value: null }, true],
+  ['eq type mismatch string vs boolean', { property: 'active', operator: 'eq', value: 'true' }, false],
+  ['eq missing property', { property: 'absent', operator: 'eq', value: 'x' }, false],
+  ['eq on an object never matches', { property: 'account', operator: 'eq', value: 'gold' }, false],
+  ['eq with a list value never matches', { property: 'plan', operator: 'eq', value: ['pro'] }, false],
+  // neq
+  ['neq different string', { property: 'plan', operator: 'neq', value: 'free' }, true],
+  ['neq same string', { property: 'plan', operator: 'neq', value: 'pro' }, false],
+  ['neq numeric equal', { property: 'seatsText', operator: 'neq', value: 12 }, false],
+  ['neq missing property', { property: 'absent', operator: 'neq', value: 'free' }, false],
+  ['neq type mismatch', { property: 'seats', operator: 'neq', value: 'free' }, false],
+  ['neq null on a present value', { property: 'plan', operator: 'neq', value: null }, true],
+  // exists / not_exists
+  ['exists present', { property: 'plan', operator: 'exists' }, true],
+  ['exists false boolean still exists', { property: 'active', operator: 'exists' }, true],
+  ['exists null', { property: 'nothing', operator: 'exists' }, false],
+  ['exists missing', { property: 'absent', operator: 'exists' }, false],
+  ['not_exists missing', { property: 'absent', operator: 'not_exists' }, true],
+  ['not_exists null', { property: 'nothing', operator: 'not_exists' }, true],
+  ['not_exists present', { property: 'plan', operator: 'not_exists' }, false],
+  ['not_exists deep missing', { property: 'account.tier.colour', operator: 'not_exists' }, true],
+  // contains
+  ['contains substring', { property: 'text', operator: 'contains', value: 'lo wo' }, true],
+  ['contains substring absent', { property: 'text', operator: 'contains', value: 'bye' }, false],
+  ['contains array element', { property: 'tags', operator: 'contains', value: 'eu' }, true],
+  ['contains array numeric element', { property: 'tags', operator: 'contains', value: '3' }, true],
+  ['contains array element absent', { property: 'tags', operator: 'contains', value: 'us' }, false],
+  ['contains number in string', { property: 'text', operator: 'contains', value: 1 }, false],
+  ['contains on a number', { property: 'seats', operator: 'contains', value: '1' }, false],
+  ['contains missing', { property: 'absent', operator: 'contains', value: 'a' }, false],
+  // in
+  ['in list', { property: 'plan', operator: 'in', value: ['free', 'pro'] }, true],
+  ['in list absent', { property: 'plan', operator: 'in', value: ['free', 'team'] }, false],
+  ['in numeric', { property: 'seatsText', operator: 'in', value: [11, 12] }, true],
+  ['in scalar value never matches', { property: 'plan', operator: 'in', value: 'pro' }, false],
+  ['in missing', { property: 'absent', operator: 'in', value: ['a'] }, false],
+  // gt / gte / lt / lte
+  ['gt number', { property: 'seats', operator: 'gt', value: 9 }, true],
+  ['gt equal', { property: 'seats', operator: 'gt', value: 10 }, false],
+  ['gte equal', { property: 'seats', operator: 'gte', value: 10 }, true],
+  ['lt number', { property: 'seats', operator: 'lt', value: 11 }, true],
+  ['lt equal', { property: 'seats', operator: 'lt', value: 10 }, false],
+  ['lte equal', { property: 'seats', operator: 'lte', value: 10 }, true],
+  ['gt numeric strings compare numerically, not lexically', { property: 'seatsText', operator: 'gt', value: '9' }, true],
+  ['lt decimal string', { property: 'price', operator: 'lt', value: 10 }, true],
+  ['gt non-numeric string', { property: 'plan', operator: 'gt', value: 1 }, false],
+  ['gt boolean', { property: 'active', operator: 'gt', value: 0 }, false],
+  ['gt missing', { property: 'absent', operator: 'gt', value: 0 }, false],
+  ['gt against a non-numeric value', { property: 'seats', operator: 'gt', value: 'a' }, false],
+  ['gt against a list', { property: 'seats', operator: 'gt', value: [1] }, false],
+  // dot paths
+  ['dot path', { property: 'account.tier.name', operator: 'eq', value: 'gold' }, true],
+  ['dot path into an array', { property: 'account.regions.1', operator: 'eq', value: 'us' }, true],
+  ['dot path through a scalar', { property: 'plan.name', operator: 'exists' }, false],
+  ['literal dotted key', { property: 'dotted.key', operator: 'eq', value: 'literal' }, true],
+  ['prototype is never followed', { property: 'account.constructor', operator: 'exists' }, false],
+  ['__proto__ is never followed', { property: '__proto__', operator: 'exists' }, false],
+];
+
+describe('matchesCondition', () => {
   it.each(cases)('%s', (_name, condition, expected) => {
-    expect(conditionHolds(condition, props)).toBe(expected);
+    expect(matchesCondition(properties, condition)).toBe(expected);
+  });
+});
+
+describe('readPath', () => {
+  it('returns undefined for an index into a non-array', () => {
+    expect(readPath({ a: { b: 1 } }, 'a.0')).toBeUndefined();
+  });
+});
+
+describe('asNumber', () => {
+  it.each([
+    [1, 1],
+    [' 2 ', 2],
+    ['-1.5e2', -150],
+    ['', undefined],
+    ['1,5', undefined],
+    [true, undefined],
+    [Infinity, undefined],
+    ['1e999', undefined],
+  ])('reads %p as %p', (input, expected) => {
+    expect(asNumber(input)).toBe(expected);
   });
 });
 
 describe('ruleMatches', () => {
-  const event = { event: 'Message Sent', properties: props };
+  const event = { event: 'Message Sent', properties };
   it('needs the same event name', () => {
     expect(ruleMatches({ eventName: 'Message Sent', conditions: [] }, event)).toBe(true);
     expect(ruleMatches({ eventName: 'message sent', conditions: [] }, event)).toBe(false);
@@ -68,19 +121,8 @@ describe('ruleMatches', () => {
     expect(ruleMatches({ eventName: 'Message Sent', conditions: [ok] }, event)).toBe(true);
     expect(ruleMatches({ eventName: 'Message Sent', conditions: [ok, no] }, event)).toBe(false);
   });
-});
-
-describe('helpers', () => {
-  it('reads only own properties', () => {
-    expect(readPath({}, 'constructor')).toBeUndefined();
-    expect(readPath({ a: { b: 1 } }, 'a.b')).toBe(1);
-  });
-  it('parses numbers and numeric strings only', () => {
-    expect(asNumber(' 42 ')).toBe(42);
-    expect(asNumber('1e3')).toBe(1000);
-    expect(asNumber('')).toBeUndefined();
-    expect(asNumber('0x10')).toBeUndefined();
-    expect(asNumber(Infinity)).toBeUndefined();
-    expect(asNumber(true)).toBeUndefined();
+  it('never maps an event that names its feature itself', () => {
+    expect(ruleMatches({ eventName: 'Message Sent', conditions: [] }, { event: 'Message Sent', properties: { featureId: 'x' } })).toBe(false);
+    expect(ruleMatches({ eventName: 'Message Sent', conditions: [] }, { event: 'Message Sent', properties: { featureId: null } })).toBe(true);
   });
 });

@@ -1,65 +1,49 @@
 import type { Condition, Scalar } from '@kana/schemas';
 
-// Rule matching, the same semantics as the usage service's evaluator: the
-// preview and the choice of events to reprocess must agree with what usage will
-// decide, or a preview would promise mappings that never happen.
-// NOTE: duplicates usage's matcher; it belongs in packages/schemas so both
-// services import one implementation (left for the lead to move).
+// DUPLICATE of services/usage/src/domain/match.ts (kept byte-for-byte in its
+// semantics): the preview and the choice of events to reprocess must agree
+// with what usage decides. It belongs in packages/schemas so both services
+// import one implementation; left for the lead to move.
 
-export interface MatchableRule {
-  eventName: string;
-  conditions: readonly Condition[];
-}
+// Pure evaluation of one rule condition against a track event's properties.
+//
+// Semantics (documented because billing depends on them):
+// - `property` is a dot path into `properties` ("plan.tier"); a key that itself
+//   contains dots ("plan.tier" literally) is found first. Only own keys are
+//   followed, so "constructor" or "__proto__" never reach Object.prototype.
+// - A missing property matches only `not_exists`.
+// - `exists` means present and not null; `not_exists` is its negation.
+// - Type mismatches never match (not even `neq`): `plan neq "free"` does not
+//   hold when plan is a number, an object or missing. Numbers and numeric
+//   strings are one type: "10" eq 10, and gt/gte/lt/lte compare numerically
+//   and only numerically (two non-numeric strings never compare).
+// - `contains`: a string property contains the (string) value as a substring;
+//   an array property contains an element equal (as `eq`) to the value.
+// - `in`: the property equals (as `eq`) one element of the value list.
+// - A condition whose value has the wrong shape for its operator (a list for
+//   `gt`, a scalar for `in`) never matches rather than throwing: rules come
+//   from the rules service, already validated; a bad one must not stop ingest.
 
-export interface MatchableEvent {
-  event: string;
-  properties: Record<string, unknown>;
-}
+const NUMERIC = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
-/** `eventName` equals the event name and every condition holds (AND); no conditions = the name alone. */
-export function ruleMatches(rule: MatchableRule, event: MatchableEvent): boolean {
-  return rule.eventName === event.event && rule.conditions.every((condition) => conditionHolds(condition, event.properties));
-}
-
-export function conditionHolds(condition: Condition, properties: Record<string, unknown>): boolean {
-  const actual = readPath(properties, condition.property);
-  const expected = condition.value;
-  switch (condition.operator) {
-    case 'exists':
-      return actual !== undefined && actual !== null;
-    case 'not_exists':
-      return actual === undefined || actual === null;
-    case 'eq':
-      return !Array.isArray(expected) && equals(actual, expected);
-    case 'neq':
-      // A missing property is "not equal": `plan neq free` holds for an event without a plan.
-      return !Array.isArray(expected) && !equals(actual, expected);
-    case 'in':
-      return Array.isArray(expected) && expected.some((item) => equals(actual, item));
-    case 'contains':
-      return contains(actual, expected);
-    case 'gt':
-    case 'gte':
-    case 'lt':
-    case 'lte':
-      return compare(condition.operator, actual, expected);
-  }
-}
-
-/** A dot path into `properties`; only plain objects are walked, so `a.0` never indexes an array. */
 export function readPath(properties: Record<string, unknown>, path: string): unknown {
+  if (Object.hasOwn(properties, path)) return properties[path];
   let current: unknown = properties;
   for (const segment of path.split('.')) {
-    if (current === null || typeof current !== 'object' || Array.isArray(current)) return undefined;
-    if (!Object.prototype.hasOwnProperty.call(current, segment)) return undefined;
-    current = (current as Record<string, unknown>)[segment];
+    if (Array.isArray(current)) {
+      if (!/^\d+$/.test(segment)) return undefined;
+      current = current[Number(segment)];
+    } else if (current !== null && typeof current === 'object') {
+      if (!Object.hasOwn(current, segment)) return undefined;
+      current = (current as Record<string, unknown>)[segment];
+    } else {
+      return undefined;
+    }
   }
   return current;
 }
 
-const NUMERIC = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
-
-/** A finite number, or a string that spells one (`"12"`, `" 1.5e3 "`); anything else is not a number. */
+/** A finite number, or a string that spells one; anything else is not numeric. */
 export function asNumber(value: unknown): number | undefined {
   if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
   if (typeof value === 'string' && NUMERIC.test(value.trim())) {
@@ -69,36 +53,73 @@ export function asNumber(value: unknown): number | undefined {
   return undefined;
 }
 
-/** Numbers and numeric strings compare numerically ("10" eq 10); other scalars strictly; objects never. */
-function equals(actual: unknown, expected: Scalar | undefined): boolean {
-  if (actual === undefined || expected === undefined) return false;
+/** true / false when comparable, undefined on a type mismatch. */
+function equals(actual: unknown, expected: Scalar | undefined): boolean | undefined {
+  if (expected === undefined) return undefined;
+  if (expected === null || actual === null) return actual === expected;
   const a = asNumber(actual);
   const b = asNumber(expected);
   if (a !== undefined && b !== undefined) return a === b;
-  if (actual !== null && typeof actual === 'object') return false;
-  return actual === expected;
+  if (typeof actual === 'string' && typeof expected === 'string') return actual === expected;
+  if (typeof actual === 'boolean' && typeof expected === 'boolean') return actual === expected;
+  return undefined;
 }
 
-/** A string contains the value as a substring; an array contains an element equal to it. */
-function contains(actual: unknown, expected: Condition['value']): boolean {
-  if (expected === undefined || expected === null || Array.isArray(expected)) return false;
-  if (typeof actual === 'string') return actual.includes(String(expected));
-  if (Array.isArray(actual)) return actual.some((item) => equals(item, expected));
+function compare(actual: unknown, expected: Condition['value']): number | undefined {
+  if (Array.isArray(expected)) return undefined;
+  const a = asNumber(actual);
+  const b = asNumber(expected);
+  return a === undefined || b === undefined ? undefined : a - b;
+}
+
+export function matchesCondition(properties: Record<string, unknown>, condition: Condition): boolean {
+  const actual = readPath(properties, condition.property);
+  const { operator, value } = condition;
+  if (operator === 'exists') return actual !== undefined && actual !== null;
+  if (operator === 'not_exists') return actual === undefined || actual === null;
+  if (actual === undefined) return false;
+  switch (operator) {
+    case 'eq':
+      return !Array.isArray(value) && equals(actual, value) === true;
+    case 'neq':
+      return !Array.isArray(value) && equals(actual, value) === false;
+    case 'contains':
+      if (Array.isArray(value) || value === undefined) return false;
+      if (typeof actual === 'string') return typeof value === 'string' && actual.includes(value);
+      if (Array.isArray(actual)) return actual.some((element) => equals(element, value) === true);
+      return false;
+    case 'in':
+      return Array.isArray(value) && value.some((candidate) => equals(actual, candidate) === true);
+    case 'gt':
+    case 'gte':
+    case 'lt':
+    case 'lte': {
+      const diff = compare(actual, value);
+      if (diff === undefined) return false;
+      return operator === 'gt' ? diff > 0 : operator === 'gte' ? diff >= 0 : operator === 'lt' ? diff < 0 : diff <= 0;
+    }
+    default:
+      return assertNever(operator);
+  }
+}
+
+function assertNever(operator: never): false {
+  void operator;
   return false;
 }
 
-function compare(operator: 'gt' | 'gte' | 'lt' | 'lte', actual: unknown, expected: Condition['value']): boolean {
-  const a = asNumber(actual);
-  const b = Array.isArray(expected) ? undefined : asNumber(expected);
-  if (a === undefined || b === undefined) return false;
-  switch (operator) {
-    case 'gt':
-      return a > b;
-    case 'gte':
-      return a >= b;
-    case 'lt':
-      return a < b;
-    case 'lte':
-      return a <= b;
-  }
+export interface MatchableRule {
+  eventName: string;
+  conditions: readonly Condition[];
+}
+
+/**
+ * Whether a rule maps an event, as usage decides it: same event name, every
+ * condition holds, and the event does not name its feature itself (usage never
+ * consults rules for an event with properties.featureId).
+ */
+export function ruleMatches(rule: MatchableRule, event: { event: string; properties: Record<string, unknown> }): boolean {
+  const named = event.properties.featureId;
+  if (named !== undefined && named !== null) return false;
+  return rule.eventName === event.event && rule.conditions.every((condition) => matchesCondition(event.properties, condition));
 }

@@ -1,0 +1,160 @@
+import type { Pool, PoolClient } from '@kana/platform';
+import type { TrackEvent, UnmappedMessage, UnmappedReason } from '@kana/schemas';
+import type { Selection } from '../domain/selection';
+
+// The unmapped-event store. Keyset positions are (event_time as Postgres text,
+// message_id): the text form round-trips microseconds exactly, a JS Date would not.
+
+type Db = Pool | PoolClient;
+
+export interface StoredEvent {
+  eventTime: string;
+  messageId: string;
+  userId: string;
+  reason: UnmappedReason;
+  requestId: string;
+  receivedAt: string;
+  event: TrackEvent;
+}
+
+export interface Position {
+  eventTime: string;
+  messageId: string;
+}
+
+const COLUMNS = `event_time::text AS event_time, message_id, user_id, reason, request_id, received_at, event`;
+
+function toStored(row: Record<string, unknown>): StoredEvent {
+  return {
+    eventTime: row.event_time as string,
+    messageId: row.message_id as string,
+    userId: row.user_id as string,
+    reason: row.reason as UnmappedReason,
+    requestId: row.request_id as string,
+    receivedAt: row.received_at as string,
+    event: row.event as TrackEvent,
+  };
+}
+
+/**
+ * Idempotent by (account, messageId): a redelivered or newer verdict replaces
+ * the reason and version, an older one (evaluated with an older rules
+ * version) never overwrites a newer one.
+ */
+export async function upsertUnmapped(tx: PoolClient, messages: UnmappedMessage[]): Promise<void> {
+  const latest = new Map<string, UnmappedMessage>();
+  for (const message of messages) {
+    const key = `${message.accountId}\u0000${message.event.messageId}`;
+    const seen = latest.get(key);
+    if (!seen || seen.rulesVersion <= message.rulesVersion) latest.set(key, message);
+  }
+  const rows = [...latest.values()].map((message) => {
+    const featureId = message.event.properties.featureId;
+    return {
+      account_id: message.accountId,
+      event_time: message.event.timestamp,
+      message_id: message.event.messageId,
+      user_id: message.event.userId,
+      event_name: message.event.event,
+      feature_id: featureId === undefined || featureId === null ? null : typeof featureId === 'string' ? featureId : JSON.stringify(featureId),
+      reason: message.reason,
+      rules_version: message.rulesVersion,
+      request_id: message.requestId,
+      received_at: message.receivedAt,
+      event: message.event,
+    };
+  });
+  if (rows.length === 0) return;
+  await tx.query(
+    `INSERT INTO unmapped_events (account_id, event_time, message_id, user_id, event_name, feature_id, reason, rules_version, request_id, received_at, event)
+     SELECT account_id, event_time, message_id, user_id, event_name, feature_id, reason, rules_version, request_id, received_at, event
+     FROM jsonb_to_recordset($1::jsonb) AS x(account_id text, event_time timestamptz, message_id text, user_id text, event_name text,
+       feature_id text, reason text, rules_version bigint, request_id text, received_at text, event jsonb)
+     ON CONFLICT (account_id, event_time, message_id) DO UPDATE
+       SET reason = excluded.reason, rules_version = excluded.rules_version, stored_at = now()
+       WHERE unmapped_events.rules_version <= excluded.rules_version`,
+    [JSON.stringify(rows)],
+  );
+}
+
+/** Usage mapped these after reprocessing: they leave the unmapped list. */
+export async function deleteUnmapped(tx: PoolClient, accountId: string, messageIds: string[]): Promise<number> {
+  if (messageIds.length === 0) return 0;
+  const { rowCount } = await tx.query('DELETE FROM unmapped_events WHERE account_id = $1 AND message_id = ANY($2::text[])', [accountId, messageIds]);
+  return rowCount ?? 0;
+}
+
+export interface ListFilter {
+  eventName?: string;
+  userId?: string;
+}
+
+/** Newest first. */
+export async function listUnmapped(db: Db, accountId: string, filter: ListFilter, limit: number, before?: Position): Promise<StoredEvent[]> {
+  const { rows } = await db.query(
+    `SELECT ${COLUMNS} FROM unmapped_events
+     WHERE account_id = $1 AND ($2::text IS NULL OR event_name = $2) AND ($3::text IS NULL OR user_id = $3)
+       AND ($4::timestamptz IS NULL OR (event_time, message_id) < ($4::timestamptz, $5::text))
+     ORDER BY event_time DESC, message_id DESC LIMIT $6`,
+    [accountId, filter.eventName ?? null, filter.userId ?? null, before?.eventTime ?? null, before?.messageId ?? null, limit],
+  );
+  return rows.map(toStored);
+}
+
+/** Events a rule for `eventName` could map (no featureId), oldest first, for the preview scan. */
+export async function pageByEventName(db: Db, accountId: string, eventName: string, limit: number, after?: Position): Promise<StoredEvent[]> {
+  const { rows } = await db.query(
+    `SELECT ${COLUMNS} FROM unmapped_events
+     WHERE account_id = $1 AND event_name = $2 AND feature_id IS NULL
+       AND ($3::timestamptz IS NULL OR (event_time, message_id) > ($3::timestamptz, $4::text))
+     ORDER BY event_time, message_id LIMIT $5`,
+    [accountId, eventName, after?.eventTime ?? null, after?.messageId ?? null, limit],
+  );
+  return rows.map(toStored);
+}
+
+const SELECTED = `account_id = $1 AND rules_version < $2
+  AND ((event_name = ANY($3::text[]) AND feature_id IS NULL) OR feature_id = ANY($4::text[]))`;
+
+/** How many stored events a job for `version` over `selection` has to republish (those evaluated with an older version). */
+export async function countSelected(db: Db, accountId: string, version: number, selection: Selection): Promise<number> {
+  const { rows } = await db.query<{ n: string }>(`SELECT count(*) AS n FROM unmapped_events WHERE ${SELECTED}`, [
+    accountId,
+    version,
+    selection.eventNames,
+    selection.featureIds,
+  ]);
+  return Number(rows[0]!.n);
+}
+
+/** The next page of a job's walk, in primary-key order so the cursor never skips or repeats a row. */
+export async function pageSelected(db: Db, accountId: string, version: number, selection: Selection, limit: number, after?: Position): Promise<StoredEvent[]> {
+  const { rows } = await db.query(
+    `SELECT ${COLUMNS} FROM unmapped_events
+     WHERE ${SELECTED} AND ($5::timestamptz IS NULL OR (event_time, message_id) > ($5::timestamptz, $6::text))
+     ORDER BY event_time, message_id LIMIT $7`,
+    [accountId, version, selection.eventNames, selection.featureIds, after?.eventTime ?? null, after?.messageId ?? null, limit],
+  );
+  return rows.map(toStored);
+}
+
+/**
+ * Monthly partitions around now, so the months that take traffic are their own
+ * tables (detachable later); anything outside lands in the default partition.
+ * A month whose rows already sit in the default partition cannot be split out
+ * without moving them, so that month stays in the default (logged).
+ */
+export async function ensureMonthlyPartitions(pool: Pool, now: Date, monthsBack: number, monthsAhead: number, onSkip: (name: string, error: Error) => void): Promise<void> {
+  for (let offset = -monthsBack; offset <= monthsAhead; offset++) {
+    const from = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + offset, 1));
+    const to = new Date(Date.UTC(from.getUTCFullYear(), from.getUTCMonth() + 1, 1));
+    const name = `unmapped_events_${from.getUTCFullYear()}${String(from.getUTCMonth() + 1).padStart(2, '0')}`;
+    try {
+      await pool.query(
+        `CREATE TABLE IF NOT EXISTS ${name} PARTITION OF unmapped_events FOR VALUES FROM ('${from.toISOString()}') TO ('${to.toISOString()}')`,
+      );
+    } catch (error) {
+      onSkip(name, error as Error);
+    }
+  }
+}

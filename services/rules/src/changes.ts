@@ -1,0 +1,83 @@
+import { randomUUID } from 'node:crypto';
+import { httpError, inTransaction, type Pool, type PoolClient } from '@kana/platform';
+import * as catalog from './adapters/pg-catalog';
+import { startJob, type Job } from './adapters/pg-jobs';
+import type { FeatureInput, RuleInput, RulePatch } from './domain/rule-input';
+import { selectionOf, type Change } from './domain/selection';
+import type { SnapshotPublisher } from './snapshots';
+
+/**
+ * Every change of features or rules, in one transaction:
+ *   bump the account's version (row lock: one change of an account at a time)
+ *   → mutate → supersede walking jobs and start this change's job → commit;
+ * then, outside it, publish the new snapshot to Redis (CAS).
+ * A crash after the commit and before the publish leaves Redis at the old
+ * version: the job's worker publishes it before sending anything, and usage
+ * asks for a fresh one when a reprocessed event needs the newer version.
+ */
+export class ChangeService {
+  constructor(private readonly deps: { pool: Pool; snapshots: SnapshotPublisher }) {}
+
+  async createFeature(accountId: string, input: FeatureInput) {
+    return this.apply(accountId, async (tx) => {
+      const feature = await catalog.insertFeature(tx, accountId, input.id, input.name);
+      if (!feature) throw httpError(409, `feature '${input.id}' already exists`);
+      return { result: feature, change: { kind: 'feature_created', featureId: input.id } };
+    });
+  }
+
+  async deleteFeature(accountId: string, featureId: string) {
+    return this.apply(accountId, async (tx) => {
+      const users = await catalog.rulesUsingFeature(tx, accountId, featureId);
+      if (users.length > 0) throw httpError(409, `feature '${featureId}' is used by rule(s) ${users.join(', ')}; delete or change them first`);
+      if (!(await catalog.deleteFeature(tx, accountId, featureId))) throw httpError(404, `no feature '${featureId}'`);
+      return { result: undefined, change: { kind: 'feature_deleted', featureId } };
+    });
+  }
+
+  async createRule(accountId: string, input: RuleInput) {
+    return this.apply(accountId, async (tx, version) => {
+      await requireFeature(tx, accountId, input.featureId);
+      const rule = await catalog.insertRule(tx, accountId, randomUUID(), input, version);
+      return { result: rule, change: { kind: 'rule_created', eventName: rule.eventName, enabled: rule.enabled } };
+    });
+  }
+
+  async updateRule(accountId: string, ruleId: string, patch: RulePatch) {
+    return this.apply(accountId, async (tx, version) => {
+      const current = await catalog.getRule(tx, accountId, ruleId, { forUpdate: true });
+      if (!current) throw httpError(404, `no rule '${ruleId}'`);
+      if (patch.featureId !== undefined) await requireFeature(tx, accountId, patch.featureId);
+      const rule = await catalog.updateRule(tx, accountId, ruleId, { ...current, ...patch }, version);
+      return { result: rule, change: { kind: 'rule_updated', eventName: rule.eventName, enabled: rule.enabled } };
+    });
+  }
+
+  async deleteRule(accountId: string, ruleId: string) {
+    return this.apply(accountId, async (tx) => {
+      const rule = await catalog.deleteRule(tx, accountId, ruleId);
+      if (!rule) throw httpError(404, `no rule '${ruleId}'`);
+      return { result: undefined, change: { kind: 'rule_deleted' } };
+    });
+  }
+
+  private async apply<T>(
+    accountId: string,
+    work: (tx: PoolClient, version: number) => Promise<{ result: T; change: Change }>,
+  ): Promise<{ result: T; version: number; job: Job }> {
+    const outcome = await inTransaction(this.deps.pool, async (tx) => {
+      const version = await catalog.bumpVersion(tx, accountId);
+      const { result, change } = await work(tx, version);
+      const job = await startJob(tx, accountId, version, selectionOf(change));
+      return { result, version, job };
+    });
+    await this.deps.snapshots.publishAfterChange(accountId);
+    return outcome;
+  }
+}
+
+async function requireFeature(tx: PoolClient, accountId: string, featureId: string): Promise<void> {
+  if (!(await catalog.featureExists(tx, accountId, featureId))) {
+    throw httpError(400, `invalid rule field 'featureId': no feature '${featureId}'; create it with POST /v1/features first`);
+  }
+}

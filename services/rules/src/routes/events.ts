@@ -1,0 +1,47 @@
+import { parseOr400, requireAccountId, type FastifyInstance, type Pool } from '@kana/platform';
+import { z } from 'zod';
+import { getJob, listJobs, type Job } from '../adapters/pg-jobs';
+import { listUnmapped } from '../adapters/pg-unmapped-store';
+import { decodeCursor, encodeCursor } from '../domain/cursor';
+import { toApiEvent } from '../preview';
+import { limitParam } from './query';
+
+const unmappedQuery = z.object({
+  eventName: z.string().min(1).max(512).optional(),
+  userId: z.string().min(1).max(512).optional(),
+  limit: limitParam,
+  cursor: z.string().max(2000).optional(),
+});
+
+function toApiJob(job: Job) {
+  return { id: job.id, status: job.status, total: job.total, processed: job.processed, mapped: job.mapped, rulesVersion: job.rulesVersion, createdAt: job.createdAt };
+}
+
+export function eventRoutes(app: FastifyInstance, deps: { pool: Pool }): void {
+  app.get('/v1/events/unmapped', async (request) => {
+    const accountId = requireAccountId(request);
+    const query = parseOr400(unmappedQuery, request.query, 'query');
+    const before = decodeCursor(query.cursor, 2);
+    const rows = await listUnmapped(deps.pool, accountId, query, query.limit + 1, before && { eventTime: String(before[0]), messageId: String(before[1]) });
+    const page = rows.slice(0, query.limit);
+    const last = page[page.length - 1];
+    return { data: page.map(toApiEvent), nextCursor: rows.length > query.limit && last ? encodeCursor([last.eventTime, last.messageId]) : null };
+  });
+
+  app.get('/v1/reprocess-jobs', async (request) => {
+    const accountId = requireAccountId(request);
+    const query = parseOr400(z.object({ limit: limitParam, cursor: z.string().max(2000).optional() }), request.query, 'query');
+    const before = decodeCursor(query.cursor, 2);
+    const rows = await listJobs(deps.pool, accountId, query.limit + 1, before && { createdAt: String(before[0]), id: String(before[1]) });
+    const page = rows.slice(0, query.limit);
+    const last = page[page.length - 1];
+    return { data: page.map(toApiJob), nextCursor: rows.length > query.limit && last ? encodeCursor([last.createdAt, last.id]) : null };
+  });
+
+  app.get('/v1/reprocess-jobs/:id', async (request, reply) => {
+    const accountId = requireAccountId(request);
+    const { id } = parseOr400(z.object({ id: z.string().min(1).max(128) }), request.params, 'path');
+    const job = await getJob(deps.pool, accountId, id);
+    return job ? toApiJob(job) : reply.code(404).send({ message: `no reprocess job '${id}'` });
+  });
+}

@@ -1,0 +1,60 @@
+import { parseOr400, requireAccountId, type FastifyInstance, type Pool } from '@kana/platform';
+import { z } from 'zod';
+import { getRule, listRules } from '../adapters/pg-catalog';
+import type { ChangeService } from '../changes';
+import { decodeCursor, encodeCursor } from '../domain/cursor';
+import { previewInput, ruleInput, rulePatch } from '../domain/rule-input';
+import type { PreviewService } from '../preview';
+import { listQuery } from './query';
+
+const idParam = z.object({ id: z.string().min(1).max(128) });
+
+export function ruleRoutes(app: FastifyInstance, deps: { pool: Pool; changes: ChangeService; preview: PreviewService; onChange: () => void }): void {
+  app.get('/v1/rules', async (request) => {
+    const accountId = requireAccountId(request);
+    const query = parseOr400(listQuery, request.query, 'query');
+    const after = decodeCursor(query.cursor, 2);
+    const rules = await listRules(deps.pool, accountId, query.limit + 1, after && { createdAt: String(after[0]), id: String(after[1]) });
+    const page = rules.slice(0, query.limit);
+    const last = page[page.length - 1];
+    return { data: page, nextCursor: rules.length > query.limit && last ? encodeCursor([last.createdAt, last.id]) : null };
+  });
+
+  app.post('/v1/rules', async (request, reply) => {
+    const accountId = requireAccountId(request);
+    const input = parseOr400(ruleInput, request.body, 'rule');
+    const { result } = await deps.changes.createRule(accountId, input);
+    deps.onChange();
+    return reply.code(201).send(result);
+  });
+
+  app.post('/v1/rules/preview', async (request) => {
+    const accountId = requireAccountId(request);
+    const draft = parseOr400(previewInput, request.body, 'rule');
+    return deps.preview.preview(accountId, draft);
+  });
+
+  app.get('/v1/rules/:id', async (request, reply) => {
+    const accountId = requireAccountId(request);
+    const { id } = parseOr400(idParam, request.params, 'path');
+    const rule = await getRule(deps.pool, accountId, id);
+    return rule ?? reply.code(404).send({ message: `no rule '${id}'` });
+  });
+
+  app.patch('/v1/rules/:id', async (request) => {
+    const accountId = requireAccountId(request);
+    const { id } = parseOr400(idParam, request.params, 'path');
+    const patch = parseOr400(rulePatch, request.body, 'rule');
+    const { result } = await deps.changes.updateRule(accountId, id, patch);
+    deps.onChange();
+    return result;
+  });
+
+  app.delete('/v1/rules/:id', async (request, reply) => {
+    const accountId = requireAccountId(request);
+    const { id } = parseOr400(idParam, request.params, 'path');
+    await deps.changes.deleteRule(accountId, id);
+    deps.onChange();
+    return reply.code(204).send();
+  });
+}
