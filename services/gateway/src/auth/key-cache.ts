@@ -1,0 +1,69 @@
+import { UnavailableError } from '@kana/platform';
+import { hashApiKey } from '../domain/api-key';
+import type { KeyStore } from '../ports';
+
+export interface KeyCacheConfig {
+  /** How long a lookup is trusted: a revoked key keeps working at most this long. */
+  ttlMs: number;
+  /** While the key store is down, an expired entry younger than this is used rather than failing ingest. */
+  staleIfErrorMs: number;
+  maxEntries: number;
+}
+
+interface Entry {
+  accountId: string | null;
+  at: number;
+}
+
+/**
+ * Every ingest request needs its key resolved; Segment sends thousands a
+ * second with a handful of keys, so lookups are cached in process. Unknown
+ * keys are cached too (a misconfigured sender must not hammer Postgres), and
+ * concurrent lookups of one key share a single query.
+ *
+ * Revocation takes effect within `ttlMs`, except while Postgres is down: then
+ * a key seen within `staleIfErrorMs` keeps working, because refusing all
+ * ingest during a database outage would lose more than it protects.
+ */
+export class KeyCache {
+  private readonly entries = new Map<string, Entry>();
+  private readonly inFlight = new Map<string, Promise<string | null>>();
+
+  constructor(
+    private readonly config: KeyCacheConfig,
+    private readonly deps: { store: KeyStore; now?: () => number },
+  ) {}
+
+  /** The account of a key, null when unknown or revoked; throws UnavailableError when that cannot be known. */
+  async accountFor(apiKey: string): Promise<string | null> {
+    const hash = hashApiKey(apiKey);
+    const now = this.now();
+    const entry = this.entries.get(hash);
+    if (entry && now - entry.at < this.config.ttlMs) return entry.accountId;
+    let lookup = this.inFlight.get(hash);
+    if (!lookup) {
+      lookup = this.lookup(hash, entry).finally(() => this.inFlight.delete(hash));
+      this.inFlight.set(hash, lookup);
+    }
+    return lookup;
+  }
+
+  private async lookup(hash: string, stale: Entry | undefined): Promise<string | null> {
+    let accountId: string | null;
+    try {
+      accountId = await this.deps.store.accountForKeyHash(hash);
+    } catch (error) {
+      if (stale && this.now() - stale.at < this.config.staleIfErrorMs) return stale.accountId;
+      throw new UnavailableError('cannot check the API key right now (key store unavailable); retry later', error);
+    }
+    this.entries.delete(hash);
+    this.entries.set(hash, { accountId, at: this.now() });
+    // Map iteration is insertion order, so the first key is the least recently refreshed.
+    if (this.entries.size > this.config.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    return accountId;
+  }
+
+  private now(): number {
+    return this.deps.now ? this.deps.now() : Date.now();
+  }
+}

@@ -1,0 +1,31 @@
+import { apiKeyFromAuthorization, generateApiKey, hashApiKey } from './api-key';
+
+const basic = (text: string) => `Basic ${Buffer.from(text).toString('base64')}`;
+
+describe('apiKeyFromAuthorization', () => {
+  it.each([
+    ['Segment’s Basic with empty password', basic('kana_live_abc:'), 'kana_live_abc'],
+    ['Basic with a password (ignored)', basic('kana_live_abc:secret'), 'kana_live_abc'],
+    ['Basic without colon', basic('kana_live_abc'), 'kana_live_abc'],
+    ['Bearer', 'Bearer kana_live_abc', 'kana_live_abc'],
+    ['lower-case scheme', 'bearer kana_live_abc', 'kana_live_abc'],
+    ['missing', undefined, undefined],
+    ['empty Basic user', basic(':pw'), undefined],
+    ['empty Bearer', 'Bearer ', undefined],
+    ['other scheme', 'Digest abc', undefined],
+    ['no scheme', 'kana_live_abc', undefined],
+  ])('%s', (_name, header, expected) => {
+    expect(apiKeyFromAuthorization(header)).toBe(expected);
+  });
+});
+
+describe('generateApiKey', () => {
+  it('makes distinct, prefixed, url-safe keys whose hash is hex sha256', () => {
+    const a = generateApiKey();
+    const b = generateApiKey();
+    expect(a).toMatch(/^kana_live_[A-Za-z0-9_-]{43}$/);
+    expect(a).not.toBe(b);
+    expect(hashApiKey(a)).toMatch(/^[0-9a-f]{64}$/);
+    expect(hashApiKey(a)).not.toBe(hashApiKey(b));
+  });
+});

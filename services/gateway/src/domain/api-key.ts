@@ -1,0 +1,37 @@
+import { createHash, randomBytes } from 'node:crypto';
+
+const KEY_PREFIX = 'kana_live_';
+
+/** A new API key: 32 random bytes, so a fast unsalted hash is enough to store it. */
+export function generateApiKey(): string {
+  return `${KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
+}
+
+/** What we store and look up; the key itself is shown once and never stored. */
+export function hashApiKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+/** The first characters of a key, safe to store and show so a person can tell keys apart. */
+export function keyHint(key: string): string {
+  return `${key.slice(0, KEY_PREFIX.length + 4)}…`;
+}
+
+/**
+ * The API key of an Authorization header: `Basic base64(key + ":")` (what
+ * Segment sends; the password is ignored) or `Bearer <key>`. Undefined when
+ * the header is missing or has neither form.
+ */
+export function apiKeyFromAuthorization(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const space = header.indexOf(' ');
+  if (space < 0) return undefined;
+  const scheme = header.slice(0, space).toLowerCase();
+  const credentials = header.slice(space + 1).trim();
+  if (scheme === 'bearer') return credentials || undefined;
+  if (scheme !== 'basic') return undefined;
+  const decoded = Buffer.from(credentials, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  const key = colon < 0 ? decoded : decoded.slice(0, colon);
+  return key || undefined;
+}

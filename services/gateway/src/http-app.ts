@@ -1,0 +1,46 @@
+import { createHttpServer, type FastifyInstance, type Logger, type Registry } from '@kana/platform';
+import { authenticate } from './auth/authenticate';
+import type { KeyCache } from './auth/key-cache';
+import { gatewayMetrics } from './metrics';
+import { openApiDocument } from './openapi/document';
+import type { EventSink } from './ports';
+import { adminProxyRoutes, type AdminProxyConfig } from './routes/admin-proxy';
+import { ingestRoutes } from './routes/ingest';
+
+export const MAX_REQUEST_BYTES = 500 * 1024;
+
+export interface HttpAppConfig {
+  admin: AdminProxyConfig;
+}
+
+export interface HttpAppDeps {
+  logger: Logger;
+  metrics: Registry;
+  keys: KeyCache;
+  sink: EventSink;
+  ready: () => boolean | Promise<boolean>;
+  now?: () => Date;
+}
+
+/** The gateway's HTTP surface, without listening: app.ts starts it, unit tests use inject(). */
+export function buildHttpApp(config: HttpAppConfig, deps: HttpAppDeps): FastifyInstance {
+  const app = createHttpServer({ logger: deps.logger, metrics: deps.metrics, ready: deps.ready, bodyLimit: MAX_REQUEST_BYTES });
+  const metrics = gatewayMetrics(deps.metrics);
+  app.decorateRequest('accountId', '');
+
+  app.addHook('onResponse', async (request, reply) => {
+    // The route pattern, not the URL: ids in admin paths would explode the series count.
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.requests.inc({ method: request.method, route, status: String(reply.statusCode) });
+  });
+
+  const document = openApiDocument();
+  app.get('/openapi.json', async () => document);
+
+  void app.register(async (v1) => {
+    v1.addHook('onRequest', authenticate(deps.keys));
+    void v1.register(ingestRoutes, { sink: deps.sink, metrics, ...(deps.now ? { now: deps.now } : {}) });
+    void v1.register(adminProxyRoutes, config.admin);
+  });
+  return app;
+}
