@@ -1,0 +1,51 @@
+import { appUnderTest, closeApps } from '../testing/app-under-test';
+import { ADMIN_ROUTES } from '../routes/admin-proxy';
+import { ADMIN_ROUTE_SPECS } from './document';
+
+afterEach(closeApps);
+
+// The routes of API.md, spelled as a reader of that page would: if the
+// document misses one, a client generated from it cannot call it.
+const API_MD_ROUTES = [
+  'POST /v1/segment', 'POST /v1/identify', 'POST /v1/track', 'POST /v1/batch',
+  'GET /v1/users', 'GET /v1/users/{id}', 'GET /v1/users/attention', 'POST /v1/users/{id}/merge', 'DELETE /v1/users/{id}', 'POST /v1/users/import',
+  'GET /v1/features', 'POST /v1/features', 'DELETE /v1/features/{id}',
+  'GET /v1/rules', 'POST /v1/rules', 'GET /v1/rules/{id}', 'PATCH /v1/rules/{id}', 'DELETE /v1/rules/{id}', 'POST /v1/rules/preview',
+  'GET /v1/events/unmapped', 'GET /v1/reprocess-jobs', 'GET /v1/reprocess-jobs/{id}', 'GET /v1/usage', 'GET /v1/usage/records',
+];
+
+async function documentedRoutes() {
+  const app = appUnderTest();
+  const response = await app.request('GET', '/openapi.json');
+  expect(response.statusCode).toBe(200);
+  const document = response.json();
+  expect(document.openapi).toBe('3.1.0');
+  return { app, document, routes: Object.entries(document.paths as Record<string, object>).flatMap(([path, item]) => Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`)) };
+}
+
+describe('/openapi.json', () => {
+  it('documents every route of API.md', async () => {
+    const { routes } = await documentedRoutes();
+    expect(API_MD_ROUTES.filter((route) => !routes.includes(route))).toEqual([]);
+  });
+
+  it('documents every route the gateway serves under /v1, and every admin prefix it forwards', async () => {
+    const { app, routes } = await documentedRoutes();
+    const served = app.app.printRoutes({ commonPrefix: false });
+    for (const path of ['/v1/segment', '/v1/identify', '/v1/track', '/v1/batch']) {
+      expect(served).toContain(path);
+      expect(routes).toContain(`POST ${path}`);
+    }
+    for (const { prefix } of ADMIN_ROUTES) {
+      expect(ADMIN_ROUTE_SPECS.some((spec) => spec.path === prefix || spec.path.startsWith(`${prefix}/`))).toBe(true);
+    }
+  });
+
+  it('describes the ingest body from the zod schemas, with the error shape', async () => {
+    const { document } = await documentedRoutes();
+    const track = document.paths['/v1/track'].post;
+    expect(track.requestBody.content['application/json'].schema.properties.userId).toBeDefined();
+    expect(track.responses['413'].content['application/json'].schema.properties.message.type).toBe('string');
+    expect(Object.keys(document.components.securitySchemes)).toEqual(['basic', 'bearer']);
+  });
+});
