@@ -3,7 +3,7 @@ import { z } from 'zod';
 
 export const rulesEnv = z.object({
   ...baseEnv,
-  PORT: z.coerce.number().int().min(1).max(65535).default(8093),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8093),
   DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case Postgres schema name').default('rules'),
   /** Events republished per page of a reprocess job (one produce request, one cursor update). */
   REPROCESS_PAGE_SIZE: z.coerce.number().int().min(1).max(20_000).default(2_000),

@@ -1,0 +1,135 @@
+import { ACCOUNT_HEADER, createLogger, createRedis } from '@kana/platform';
+import { uniqueId } from '@kana/platform/testing';
+import type { RulesSnapshot } from '@kana/schemas';
+import { RedisSnapshotStore } from './adapters/redis-snapshot-store';
+import { cleanUp, httpCall, startRules } from './test-harness';
+
+describe('rules admin API against real Postgres, Redis and Kafka', () => {
+  let rules: Awaited<ReturnType<typeof startRules>>;
+  const account = uniqueId('acc');
+  const call = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown, accountId: string | null = account) =>
+    httpCall(rules.url, method, url, payload, accountId ? { [ACCOUNT_HEADER]: accountId } : {});
+
+  beforeAll(async () => {
+    rules = await startRules();
+  }, 60_000);
+  afterAll(async () => {
+    await rules.stop();
+    await cleanUp(rules.config);
+  }, 60_000);
+
+  it('refuses admin calls that did not come through the gateway', async () => {
+    const response = await call('GET', '/v1/features', undefined, null);
+    expect(response.statusCode).toBe(401);
+    expect(response.json().message).toMatch(/account/);
+  });
+
+  it('names the invalid field', async () => {
+    const feature = await call('POST', '/v1/features', { id: 'bad id', name: 'X' });
+    expect(feature.statusCode).toBe(400);
+    expect(feature.json().message).toContain("'id'");
+
+    await call('POST', '/v1/features', { id: 'messages', name: 'Messages' });
+    const rule = await call('POST', '/v1/rules', { featureId: 'messages', eventName: 'Sent', conditions: [{ property: 'n', operator: 'gt', value: 'abc' }] });
+    expect(rule.statusCode).toBe(400);
+    expect(rule.json().message).toContain("'conditions.0.value'");
+
+    const unknownFeature = await call('POST', '/v1/rules', { featureId: 'nope', eventName: 'Sent' });
+    expect(unknownFeature.statusCode).toBe(400);
+    expect(unknownFeature.json().message).toContain("'featureId'");
+
+    const limit = await call('GET', '/v1/events/unmapped?limit=abc');
+    expect(limit.statusCode).toBe(400);
+    expect(limit.json().message).toContain("'limit'");
+
+    const cursor = await call('GET', '/v1/events/unmapped?cursor=forged');
+    expect(cursor.statusCode).toBe(400);
+    expect(cursor.json().message).toContain("'cursor'");
+  });
+
+  it('creates, lists, changes and deletes features and rules, each change bumping the snapshot version', async () => {
+    const accountId = uniqueId('acc');
+    const as = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown) => call(method, url, payload, accountId);
+    const snapshot = async () => (await rules.app.snapshotStore.read(accountId))!;
+
+    expect((await as('POST', '/v1/features', { id: 'seats', name: 'Seats' })).statusCode).toBe(201);
+    expect((await as('POST', '/v1/features', { id: 'seats', name: 'Seats again' })).statusCode).toBe(409);
+    expect((await snapshot()).version).toBe(1);
+
+    const created = await as('POST', '/v1/rules', { featureId: 'seats', eventName: 'Seat Added', conditions: [{ property: 'plan', operator: 'in', value: ['pro'] }] });
+    expect(created.statusCode).toBe(201);
+    const rule = created.json();
+    expect(rule).toMatchObject({ featureId: 'seats', eventName: 'Seat Added', enabled: true, version: 2 });
+    expect(await snapshot()).toEqual({
+      accountId,
+      version: 2,
+      features: [{ id: 'seats', name: 'Seats' }],
+      rules: [{ id: rule.id, featureId: 'seats', eventName: 'Seat Added', conditions: [{ property: 'plan', operator: 'in', value: ['pro'] }] }],
+    });
+
+    expect((await as('GET', `/v1/rules/${rule.id}`)).json()).toEqual(rule);
+    expect((await call('GET', `/v1/rules/${rule.id}`)).statusCode).toBe(404); // another account's rule
+    expect((await as('DELETE', '/v1/features/seats')).statusCode).toBe(409); // in use
+
+    const disabled = await as('PATCH', `/v1/rules/${rule.id}`, { enabled: false });
+    expect(disabled.json()).toMatchObject({ enabled: false, version: 3 });
+    expect((await snapshot()).rules).toEqual([]); // disabled rules are not in the snapshot
+
+    expect((await as('GET', '/v1/rules')).json()).toEqual({ data: [disabled.json()], nextCursor: null });
+    expect((await as('DELETE', `/v1/rules/${rule.id}`)).statusCode).toBe(204);
+    expect((await as('DELETE', `/v1/rules/${rule.id}`)).statusCode).toBe(404);
+    expect((await as('PATCH', `/v1/rules/${rule.id}`, { enabled: true })).statusCode).toBe(404);
+    expect((await as('DELETE', '/v1/features/seats')).statusCode).toBe(204);
+    expect((await as('DELETE', '/v1/features/seats')).statusCode).toBe(404);
+    expect(await snapshot()).toEqual({ accountId, version: 5, features: [], rules: [] });
+
+    const jobs = (await as('GET', '/v1/reprocess-jobs')).json();
+    expect(jobs.data).toHaveLength(5);
+    const job = (await as('GET', `/v1/reprocess-jobs/${jobs.data[0].id}`)).json();
+    expect(job).toMatchObject({ status: 'done', total: 0, processed: 0, mapped: 0 });
+    expect((await as('GET', '/v1/reprocess-jobs/nope')).statusCode).toBe(404);
+  });
+
+  it('paginates with an opaque cursor', async () => {
+    const accountId = uniqueId('acc');
+    for (const id of ['a', 'b', 'c']) await call('POST', '/v1/features', { id, name: id.toUpperCase() }, accountId);
+    const first = (await call('GET', '/v1/features?limit=2', undefined, accountId)).json();
+    expect(first.data.map((f: { id: string }) => f.id)).toEqual(['a', 'b']);
+    const second = (await call('GET', `/v1/features?limit=2&cursor=${first.nextCursor}`, undefined, accountId)).json();
+    expect(second).toMatchObject({ data: [{ id: 'c', name: 'C' }], nextCursor: null });
+  });
+
+  it('serves the snapshot to usage on a cache miss and reseeds Redis', async () => {
+    const unknown = await httpCall(rules.url, 'GET', `/internal/accounts/${uniqueId('none')}/rules-snapshot`);
+    expect(unknown.json()).toMatchObject({ version: 0, features: [], rules: [] });
+
+    await rules.app.redis.del(`rules:${account}`);
+    const served = (await httpCall(rules.url, 'GET', `/internal/accounts/${account}/rules-snapshot`)).json() as RulesSnapshot;
+    expect(served.version).toBeGreaterThan(0);
+    expect(await rules.app.snapshotStore.read(account)).toEqual(served);
+  });
+
+  it('never lets an older snapshot replace a newer one, whatever order concurrent writers finish in', async () => {
+    const redis = createRedis({ url: rules.config.REDIS_URL, keyPrefix: rules.config.REDIS_KEY_PREFIX, logger: createLogger({ name: 't', level: 'silent' }) });
+    await redis.connect();
+    try {
+      // Separate clients (connections) race each other for one key.
+      const writers = Array.from({ length: 8 }, () => new RedisSnapshotStore(redis.duplicate()));
+      const accountId = uniqueId('cas');
+      const versions = Array.from({ length: 200 }, (_, index) => index + 1).sort(() => Math.random() - 0.5);
+      const results = await Promise.all(
+        versions.map((version, index) => writers[index % writers.length]!.write({ accountId, version, features: [{ id: `f${version}`, name: 'x' }], rules: [] })),
+      );
+      expect(results.filter(Boolean).length).toBeGreaterThan(0);
+      expect(await writers[0]!.read(accountId)).toEqual({ accountId, version: 200, features: [{ id: 'f200', name: 'x' }], rules: [] });
+      expect(await writers[1]!.write({ accountId, version: 199, features: [], rules: [] })).toBe(false);
+      expect(await writers[1]!.write({ accountId, version: 200, features: [], rules: [] })).toBe(false);
+      expect((await writers[0]!.read(accountId))!.features).toEqual([{ id: 'f200', name: 'x' }]);
+      // the key lives under the client's prefix, where usage reads it
+      expect(await redis.exists(`rules:${accountId}`)).toBe(1);
+      await Promise.all(writers.map((writer) => (writer as unknown as { redis: { quit(): Promise<unknown> } }).redis.quit()));
+    } finally {
+      await redis.quit();
+    }
+  });
+});
