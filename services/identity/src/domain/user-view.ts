@@ -54,9 +54,11 @@ export class UserView implements UserLookup {
   }
 
   apply(input: IdentifyInput, decision: Decision): void {
-    if (decision.action === 'skip') return;
+    if (decision.action === 'skip' && decision.reason === 'duplicate') return;
+    // Remembered even when skipped for a later deletion, so the outcome of every message is on record.
     this.processed.add(k(input.accountId, input.messageId));
     this.messages.push({ accountId: input.accountId, messageId: input.messageId });
+    if (decision.action === 'skip') return;
     for (const problem of decision.problems) {
       this.issues.push({ accountId: input.accountId, userId: input.userId, ...problem, at: input.timestamp });
     }

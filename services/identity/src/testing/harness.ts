@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 import { ACCOUNT_HEADER, CoalescingProducer, createKafka, createLogger, createMetrics } from '@kana/platform';
 import { deleteTopicsWithPrefix, dropSchema, testEnv, uniqueId } from '@kana/platform/testing';
 import { SCHEMA_VERSION, userKey, type EventCodec, type IdentifyMessage } from '@kana/schemas';
@@ -62,9 +63,18 @@ export class IdentityHarness {
     await this.producer.send(this.codec.topicName('identify'), encoded);
   }
 
-  /** An admin call as the gateway forwards it. */
-  request(accountId: string | null, method: 'GET' | 'POST' | 'DELETE', url: string, payload?: unknown) {
-    return this.app.http.inject({ method, url, payload: payload as object, headers: accountId === null ? {} : { [ACCOUNT_HEADER]: accountId } });
+  /**
+   * An admin call as the gateway forwards it, over real HTTP (fastify's
+   * inject() pulls an ESM-only dependency that Jest on Node 20 cannot load).
+   */
+  async request(accountId: string | null, method: 'GET' | 'POST' | 'DELETE', url: string, payload?: unknown) {
+    const address = this.app.http.server.address() as AddressInfo;
+    const headers: Record<string, string> = accountId === null ? {} : { [ACCOUNT_HEADER]: accountId };
+    if (payload !== undefined) headers['content-type'] = 'application/json';
+    const response = await fetch(`http://127.0.0.1:${address.port}${url}`, { method, headers, body: payload === undefined ? undefined : JSON.stringify(payload) });
+    const text = await response.text();
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    return { statusCode: response.status, body: text, json: (): any => JSON.parse(text) };
   }
 
   async sql<R extends object>(text: string, values: unknown[] = []): Promise<R[]> {

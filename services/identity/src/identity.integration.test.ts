@@ -1,0 +1,172 @@
+import { readTopic, uniqueId, waitFor } from '@kana/platform/testing';
+import type { ApiUser } from './adapters/pg-rows';
+import { anIdentifyMessage, IdentityHarness } from './testing/harness';
+
+// Every path of the identity table through real Kafka and Postgres: events go
+// in on kana.segment.identify, results are read back through the admin API
+// and kana.identity.changes, as an account and a downstream consumer would.
+
+jest.setTimeout(60_000);
+const h = new IdentityHarness();
+beforeAll(() => h.startInstance(), 60_000);
+afterAll(() => h.stop(), 60_000);
+
+const at = (minute: number) => new Date(Date.UTC(2024, 4, 1, 10, minute)).toISOString();
+
+async function users(accountId: string, query = ''): Promise<ApiUser[]> {
+  const response = await h.request(accountId, 'GET', `/v1/users?limit=1000${query}`);
+  expect(response.statusCode).toBe(200);
+  return response.json().data;
+}
+
+/** Waits until the account's user with this userId satisfies `check`. */
+async function userWhere(accountId: string, userId: string, check: (user: ApiUser) => boolean): Promise<ApiUser> {
+  return waitFor(async () => (await users(accountId, `&userId=${userId}`)).find(check), { what: `user ${userId}` });
+}
+
+async function changesOf(accountId: string, until: (kinds: string[]) => boolean) {
+  const messages = await readTopic(h.codec, 'identityChanges', (all) => until(all.filter((m) => m.value.accountId === accountId).map((m) => m.value.kind)));
+  return messages.filter((m) => m.value.accountId === accountId);
+}
+
+it('creates a user, updates it last-writer-wins by timestamp, and ignores a duplicate messageId', async () => {
+  const account = uniqueId('acc-');
+  const first = anIdentifyMessage({ accountId: account, userId: 'u1', timestamp: at(1), traits: { name: 'Ann', email: 'Ann@X.io', billingUserId: 'cus_Lp1bSKob4laHDD', plan: 'pro' } });
+  await h.publish([first]);
+  const created = await userWhere(account, 'u1', () => true);
+  expect(created).toMatchObject({ userId: 'u1', name: 'Ann', email: 'Ann@X.io', billingId: 'cus_Lp1bSKob4laHDD', billingProvider: 'stripe', source: 'identify' });
+
+  await h.publish([
+    anIdentifyMessage({ accountId: account, userId: 'u1', timestamp: at(3), traits: { name: 'Ann Newest' } }),
+    anIdentifyMessage({ accountId: account, userId: 'u1', timestamp: at(2), traits: { name: 'Ann Older', billingId: 'AzZlGYSe8mY3F1Dxo' } }),
+    { ...first, requestId: 'retry', event: { ...first.event, traits: { name: 'Duplicate' } } },
+  ]);
+  const updated = await userWhere(account, 'u1', (u) => u.billingId === 'AzZlGYSe8mY3F1Dxo');
+  expect(updated).toMatchObject({ id: created.id, name: 'Ann Newest', billingProvider: 'chargebee' });
+  const changes = await changesOf(account, (kinds) => kinds.length >= 3);
+  expect(changes.map((m) => [m.key, m.value.kind])).toEqual([[`${account}:u1`, 'created'], [`${account}:u1`, 'updated'], [`${account}:u1`, 'updated']]);
+  expect(await users(account)).toHaveLength(1);
+});
+
+it('lets an identify claim the Stripe import that is the only user with its email', async () => {
+  const account = uniqueId('acc-');
+  const imported = await h.request(account, 'POST', '/v1/users/import', { customers: [{ id: 'cus_StripeClaim01', email: 'bob@x.io', name: 'Bob (Stripe)' }] });
+  expect(imported.json()).toEqual({ imported: 1, merged: 0, skipped: 0 });
+  const [importUser] = await users(account);
+  expect(importUser).toMatchObject({ userId: null, billingId: 'cus_StripeClaim01', source: 'import' });
+
+  await h.publish([anIdentifyMessage({ accountId: account, userId: 'bob', traits: { email: ' BOB@x.io', name: 'Bob' } })]);
+  const claimed = await userWhere(account, 'bob', () => true);
+  expect(claimed).toMatchObject({ id: importUser!.id, name: 'Bob', billingId: 'cus_StripeClaim01', billingProvider: 'stripe' });
+  expect(await users(account)).toHaveLength(1);
+  const changes = await changesOf(account, (kinds) => kinds.length >= 2);
+  expect(changes.map((m) => [m.key, m.value.kind])).toEqual([[`${account}:${importUser!.id}`, 'created'], [`${account}:bob`, 'updated']]);
+});
+
+it('creates a new user and records a merge conflict when the email is ambiguous', async () => {
+  const account = uniqueId('acc-');
+  await h.request(account, 'POST', '/v1/users/import', {
+    customers: [{ id: 'cus_Ambiguous001', email: 'team@x.io' }, { id: 'cus_Ambiguous002', email: 'team@x.io' }],
+  });
+  await h.publish([anIdentifyMessage({ accountId: account, userId: 'carol', traits: { email: 'team@x.io' } })]);
+  const carol = await userWhere(account, 'carol', () => true);
+  expect(carol.billingId).toBeNull();
+
+  const attention = (await h.request(account, 'GET', '/v1/users/attention')).json();
+  expect(attention.issues).toEqual([expect.objectContaining({ userId: 'carol', kind: 'merge_conflict' })]);
+  expect(attention.sharedEmails).toEqual([{ email: 'team@x.io', users: expect.arrayContaining([expect.objectContaining({ userId: 'carol' })]) }]);
+  expect(attention.sharedEmails[0].users).toHaveLength(3);
+  expect(attention.missingBillingId.map((u: ApiUser) => u.userId)).toEqual(['carol']);
+});
+
+it('merges an import into an existing user that gains its email, and shares emails between users with userIds', async () => {
+  const account = uniqueId('acc-');
+  await h.publish([anIdentifyMessage({ accountId: account, userId: 'dan', timestamp: at(1), traits: { name: 'Dan' } })]);
+  await userWhere(account, 'dan', () => true);
+  await h.request(account, 'POST', '/v1/users/import', { customers: [{ id: 'cus_DanImport001', email: 'dan@x.io', name: 'Daniel' }] });
+  await h.publish([anIdentifyMessage({ accountId: account, userId: 'dan', timestamp: at(2), traits: { email: 'dan@x.io' } })]);
+  const dan = await userWhere(account, 'dan', (u) => u.billingId !== null);
+  expect(dan).toMatchObject({ name: 'Dan', email: 'dan@x.io', billingId: 'cus_DanImport001' });
+  // Once the import is gone, another user with the same email is simply created next to Dan.
+  await h.publish([anIdentifyMessage({ accountId: account, userId: 'dan-2', timestamp: at(2), traits: { email: 'DAN@x.io' } })]);
+  await userWhere(account, 'dan-2', () => true);
+  expect((await users(account)).map((u) => [u.userId, u.billingId]).sort()).toEqual([['dan', 'cus_DanImport001'], ['dan-2', null]]);
+  const merged = (await changesOf(account, (kinds) => kinds.includes('merged'))).find((m) => m.value.kind === 'merged')!;
+  expect(merged.value.user).toEqual({ id: dan.id, userId: 'dan' });
+  expect(merged.value.from).toEqual({ id: expect.any(String), userId: null });
+});
+
+it('stores no invalid billing id or email and shows them as issues', async () => {
+  const account = uniqueId('acc-');
+  await h.publish([anIdentifyMessage({ accountId: account, userId: 'eve', traits: { name: 'Eve', email: 'eve at x', billingUserId: 'eve@x.io', is_trial_audience: true } })]);
+  expect(await userWhere(account, 'eve', () => true)).toMatchObject({ name: 'Eve', email: null, billingId: null });
+  const { issues } = (await h.request(account, 'GET', '/v1/users/attention')).json();
+  expect(issues.map((i: { kind: string }) => i.kind).sort()).toEqual(['invalid_billing_id', 'invalid_email']);
+  expect(issues.find((i: { kind: string }) => i.kind === 'invalid_billing_id').detail).toContain('"eve@x.io"');
+});
+
+describe('admin routes', () => {
+  it('answers 401 without the gateway account header', async () => {
+    const response = await h.request(null, 'GET', '/v1/users');
+    expect(response.statusCode).toBe(401);
+    expect(response.json().message).toMatch(/account/);
+  });
+
+  it('pages users with an opaque cursor, scoped to the account, and validates limit and cursor', async () => {
+    const account = uniqueId('acc-');
+    await h.publish(['p1', 'p2', 'p3'].map((userId) => anIdentifyMessage({ accountId: account, userId })));
+    await waitFor(async () => (await users(account)).length === 3, { what: 'three users' });
+    const first = (await h.request(account, 'GET', '/v1/users?limit=2')).json();
+    const second = (await h.request(account, 'GET', `/v1/users?limit=2&cursor=${first.nextCursor}`)).json();
+    expect([...first.data, ...second.data].map((u: ApiUser) => u.userId).sort()).toEqual(['p1', 'p2', 'p3']);
+    expect(second.nextCursor).toBeNull();
+    expect((await h.request(uniqueId('other-'), 'GET', '/v1/users')).json().data).toEqual([]);
+    expect((await h.request(uniqueId('other-'), 'GET', `/v1/users/${first.data[0].id}`)).statusCode).toBe(404);
+    const tooMany = await h.request(account, 'GET', '/v1/users?limit=5000');
+    expect([tooMany.statusCode, tooMany.json().message]).toEqual([400, expect.stringContaining("'limit'")]);
+    expect((await h.request(account, 'GET', '/v1/users?cursor=garbage')).json().message).toContain("'cursor'");
+  });
+
+  it('merges one user into another: the survivor keeps its userId, fills gaps, and a merged change is produced', async () => {
+    const account = uniqueId('acc-');
+    await h.publish([
+      anIdentifyMessage({ accountId: account, userId: 'keep', traits: { name: 'Keep' } }),
+      anIdentifyMessage({ accountId: account, userId: 'gone', traits: { name: 'Gone', email: 'gone@x.io', billingUserId: 'cus_GoneBilling1' } }),
+    ]);
+    const keep = await userWhere(account, 'keep', () => true);
+    const gone = await userWhere(account, 'gone', () => true);
+    const response = await h.request(account, 'POST', `/v1/users/${gone.id}/merge`, { intoId: keep.id });
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toMatchObject({ id: keep.id, userId: 'keep', name: 'Keep', email: 'gone@x.io', billingId: 'cus_GoneBilling1' });
+    expect((await h.request(account, 'GET', `/v1/users/${gone.id}`)).statusCode).toBe(404);
+    const merged = (await changesOf(account, (kinds) => kinds.includes('merged'))).find((m) => m.value.kind === 'merged')!;
+    expect([merged.key, merged.value.user, merged.value.from]).toEqual([`${account}:keep`, { id: keep.id, userId: 'keep' }, { id: gone.id, userId: 'gone' }]);
+    expect((await h.request(account, 'POST', `/v1/users/${keep.id}/merge`, {})).json().message).toContain("'intoId'");
+    expect((await h.request(account, 'POST', `/v1/users/${keep.id}/merge`, { intoId: keep.id })).statusCode).toBe(400);
+  });
+
+  it('deletes a user (204), produces deleted, and a late older identify does not bring it back', async () => {
+    const account = uniqueId('acc-');
+    await h.publish([anIdentifyMessage({ accountId: account, userId: 'del', timestamp: at(1) })]);
+    const user = await userWhere(account, 'del', () => true);
+    expect((await h.request(account, 'DELETE', `/v1/users/${user.id}`)).statusCode).toBe(204);
+    expect((await h.request(account, 'DELETE', `/v1/users/${user.id}`)).statusCode).toBe(404);
+    // Older than the deletion (which happened now): a late Segment retry.
+    await h.publish([anIdentifyMessage({ accountId: account, userId: 'del', timestamp: at(2), traits: { name: 'Back?' } })]);
+    await changesOf(account, (kinds) => kinds.includes('deleted'));
+    await waitFor(async () => (await h.sql<{ n: string }>('SELECT count(*) AS n FROM processed_messages WHERE account_id = $1', [account]))[0]!.n === '2', { what: 'late identify processed' });
+    expect(await users(account)).toEqual([]);
+  });
+
+  it('imports Stripe customers: merges into the only user with the email, skips known ids, refuses bad ids naming the field', async () => {
+    const account = uniqueId('acc-');
+    await h.publish([anIdentifyMessage({ accountId: account, userId: 'fay', traits: { email: 'fay@x.io' } })]);
+    await userWhere(account, 'fay', () => true);
+    const body = { customers: [{ id: 'cus_FayStripe0001', email: 'FAY@x.io', name: 'Fay' }, { id: 'cus_NewStripe0001', email: null }] };
+    expect((await h.request(account, 'POST', '/v1/users/import', body)).json()).toEqual({ imported: 1, merged: 1, skipped: 0 });
+    expect((await h.request(account, 'POST', '/v1/users/import', body)).json()).toEqual({ imported: 0, merged: 0, skipped: 2 });
+    expect(await userWhere(account, 'fay', () => true)).toMatchObject({ billingId: 'cus_FayStripe0001', name: 'Fay' });
+    const bad = await h.request(account, 'POST', '/v1/users/import', { customers: [{ id: 'cus_FayStripe0002' }, { id: 'fay@x.io' }] });
+    expect([bad.statusCode, bad.json().message]).toEqual([400, expect.stringContaining("'customers.1.id'")]);
+  });
+});
