@@ -42,8 +42,15 @@ export class IdentityHarness {
   /** Starts one more instance in the same consumer group and schema. */
   async startInstance(): Promise<IdentityApp> {
     const app = buildIdentity(loadIdentityConfig(this.env), { metrics: createMetrics('identity', { defaults: false }) });
+    try {
+      await app.lifecycle.start();
+    } catch (error) {
+      // The pool is closed by the first component, which a failed start may not have finished.
+      await app.lifecycle.stop();
+      await app.pool.end().catch(() => undefined);
+      throw error;
+    }
     this.apps.push(app);
-    await app.lifecycle.start();
     if (this.apps.length === 1) await this.producer.start();
     return app;
   }
@@ -84,7 +91,7 @@ export class IdentityHarness {
   async stop(): Promise<void> {
     await this.producer.stop().catch(() => undefined);
     for (const app of [...this.apps].reverse()) await app.lifecycle.stop();
-    await dropSchema(this.env.DATABASE_SCHEMA!);
+    await dropSchema(this.env.DATABASE_SCHEMA!).catch(() => undefined);
     await deleteTopicsWithPrefix(this.env.TOPIC_PREFIX!).catch(() => undefined);
   }
 }
