@@ -13,7 +13,7 @@ export function appUnderTest(options: { upstreams?: Partial<Record<'identity' | 
   const sink = new MemoryEventSink();
   const metrics = createMetrics('gateway-test', { defaults: false });
   const keys = new KeyCache({ ttlMs: 0, staleIfErrorMs: 0, maxEntries: 100 }, { store });
-  const dead = 'http://127.0.0.1:1';
+  const dead = 'http://127.0.0.1:65535';
   const app = buildHttpApp(
     {
       admin: {
