@@ -72,3 +72,36 @@ export function anUnmappedMessage(accountId: string, event: Partial<TrackEvent> 
     ...overrides,
   };
 }
+
+/**
+ * The real usage service in-process, on the rules app's topics and Redis
+ * prefix (where it reads the snapshots) with its own Postgres schema.
+ */
+export async function startUsage(rules: { config: RulesConfig; url: string }, id = uniqueId('u')) {
+  // Imported lazily: only the end-to-end tests and the bench need usage.
+  const { buildUsage } = await import('../../usage/src/app');
+  const { readConfig: readUsageConfig } = await import('../../usage/src/config');
+  const config = readUsageConfig({
+    ...testEnv('usage', id),
+    TOPIC_PREFIX: rules.config.TOPIC_PREFIX,
+    REDIS_KEY_PREFIX: rules.config.REDIS_KEY_PREFIX,
+    KAFKA_PARTITIONS: String(rules.config.KAFKA_PARTITIONS),
+    RULES_URL: rules.url,
+    PORT: '0',
+  });
+  const app = buildUsage(config, { logger: createLogger({ name: 'usage-test', level: config.LOG_LEVEL }) });
+  await app.lifecycle.start();
+  const address = app.http.server.address();
+  const url = typeof address === 'object' && address ? `http://127.0.0.1:${address.port}` : '';
+  return {
+    app,
+    config,
+    url,
+    async stop() {
+      await app.lifecycle.stop();
+    },
+    async cleanUp() {
+      await dropSchema(config.DATABASE_SCHEMA);
+    },
+  };
+}
