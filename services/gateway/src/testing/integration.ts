@@ -15,7 +15,12 @@ export async function startGateway(overrides: Record<string, string> = {}) {
   const env: Record<string, string> = { ...testEnv('gateway'), PORT: '0', ...overrides };
   const config = readConfig(env);
   const gateway: GatewayApp = build(config, { logger: createLogger({ name: 'gateway-test', level: env.LOG_LEVEL }) });
-  await gateway.lifecycle.start();
+  try {
+    await gateway.lifecycle.start();
+  } catch (error) {
+    await gateway.lifecycle.stop();
+    throw error;
+  }
   const url = `http://127.0.0.1:${(gateway.http.server.address() as AddressInfo).port}`;
   return {
     env,
