@@ -44,7 +44,7 @@ export function buildIdentity(config: IdentityConfig, overrides: { logger?: Logg
   const consumer = new BatchConsumer(
     { groupId: `${config.TOPIC_PREFIX}${config.CONSUMER_GROUP}`, topic: 'identify' },
     { kafka, codec, producer, logger, metrics },
-    identifyBatchHandler({ store, relay, logger: logger.child({ component: 'identify' }) }),
+    identifyBatchHandler({ store, relay, metrics, logger: logger.child({ component: 'identify' }) }),
   );
   const http = createHttpServer({ logger, metrics, ready: () => consumer.healthy() });
   void http.register(usersRoutes, { admin, relay });

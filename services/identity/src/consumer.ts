@@ -1,4 +1,4 @@
-import type { BatchHandler, Logger } from '@kana/platform';
+import { histogram, type BatchHandler, type Logger, type Registry } from '@kana/platform';
 import type { IdentifyMessage } from '@kana/schemas';
 import type { OutboxRelay } from './adapters/outbox-relay';
 import type { PgIdentityStore } from './adapters/pg-identify-store';
@@ -10,8 +10,16 @@ import type { IdentifyInput } from './domain/user';
  * A crash after the transaction replays the batch: every messageId is then
  * already processed and nothing changes twice; the changes wait in the outbox.
  */
-export function identifyBatchHandler(deps: { store: PgIdentityStore; relay: OutboxRelay; logger: Logger }): BatchHandler<IdentifyMessage> {
+export function identifyBatchHandler(deps: { store: PgIdentityStore; relay: OutboxRelay; logger: Logger; metrics: Registry }): BatchHandler<IdentifyMessage> {
+  const size = histogram(deps.metrics, {
+    name: 'kana_identity_batch_messages', help: 'Identify messages per applied batch', buckets: [1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000],
+  });
+  const seconds = histogram(deps.metrics, {
+    name: 'kana_identity_batch_seconds', help: 'Time to apply one batch and produce its changes', labelNames: ['step'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  });
   return async function handleIdentifyBatch(messages, { partition }) {
+    size.observe(messages.length);
     const inputs: IdentifyInput[] = messages.map(({ value }) => ({
       accountId: value.accountId,
       messageId: value.event.messageId,
@@ -19,8 +27,12 @@ export function identifyBatchHandler(deps: { store: PgIdentityStore; relay: Outb
       timestamp: value.event.timestamp,
       traits: value.event.traits,
     }));
+    const applying = seconds.startTimer({ step: 'apply' });
     const outcome = await deps.store.applyBatch(inputs);
+    applying();
+    const producing = seconds.startTimer({ step: 'produce' });
     await deps.relay.flush();
+    producing();
     deps.logger.debug({ partition, ...outcome }, 'identify batch applied');
   };
 }
