@@ -10,6 +10,8 @@ declare module 'fastify' {
   }
 }
 
+const INFO_OR_LOWER = new Set(['info', 'debug', 'trace']);
+
 /**
  * onRequest hook: runs before the body is read, so a request with a bad key
  * costs no parsing. Never logs the key.
@@ -23,6 +25,7 @@ export function authenticate(keys: KeyCache) {
     const accountId = await keys.accountFor(apiKey);
     if (!accountId) throw httpError(401, 'unknown or revoked API key');
     request.accountId = accountId;
-    request.log = request.log.child({ accountId });
+    // A child logger per request costs measurable throughput; bind the account only when info logs are written.
+    if (INFO_OR_LOWER.has(request.log.level)) request.log = request.log.child({ accountId });
   };
 }

@@ -1,0 +1,149 @@
+#!/usr/bin/env node
+// Gateway throughput and latency with acks=all, against a same-run baseline:
+// a bare node:http server that parses the JSON body and answers 200.
+//
+//   pnpm exec tsc -b services/gateway && node bench/gateway/run.js [seconds]
+//
+// Scenarios (autocannon, 64 connections): one realistic track event per
+// request, batches of 100, and one event per request at half the gateway's
+// maximum rate (for p99). Each service runs in its own process, like in
+// production. Needs the local stack; uses kana_test with a throwaway schema
+// and topic prefix, removed at the end. Writes the Gateway section of BENCHMARKS.md.
+'use strict';
+const { fork, execFileSync } = require('node:child_process');
+const { randomUUID } = require('node:crypto');
+const { createRequire } = require('node:module');
+const { join } = require('node:path');
+const fs = require('node:fs');
+const os = require('node:os');
+const autocannon = require('autocannon');
+
+const root = join(__dirname, '..', '..');
+const testing = createRequire(join(root, 'services', 'gateway', 'package.json'))('@kana/platform/testing');
+const SECONDS = Number(process.argv[2] ?? 10);
+const CONNECTIONS = 64;
+
+function trackEvent(i) {
+  return {
+    type: 'track',
+    userId: `user-${i % 5000}`,
+    event: 'Message Sent',
+    messageId: randomUUID(),
+    timestamp: new Date().toISOString(),
+    properties: { featureId: 'messages', delta: 1, channel: 'email', recipients: 3, plan: 'pro' },
+    context: { library: { name: 'analytics-node', version: '6.2.0' }, ip: '203.0.113.7', userAgent: 'node/20' },
+    integrations: { All: true },
+  };
+}
+
+async function start(script, env, port) {
+  const child = fork(script, [], { env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  await testing.waitFor(async () => (await fetch(`http://127.0.0.1:${port}${script.includes('baseline') ? '/' : '/readyz'}`, { method: script.includes('baseline') ? 'POST' : 'GET', body: script.includes('baseline') ? '{}' : undefined }).catch(() => ({ ok: false }))).ok, { timeoutMs: 60_000, what: script });
+  return child;
+}
+
+/** Mean coalesced batch size and mean ack time, from the gateway's own /metrics. */
+async function producerStats() {
+  const text = await (await fetch('http://127.0.0.1:18180/metrics')).text();
+  const value = (name) => Number((text.match(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm')) ?? [])[1] ?? 0);
+  return { messages: value('kana_producer_batch_messages_sum'), batches: value('kana_producer_batch_messages_count'), ackSum: value('kana_producer_ack_seconds_sum'), acks: value('kana_producer_ack_seconds_count') };
+}
+producerStats.delta = (a, b) => ({
+  batchSize: ((b.messages - a.messages) / Math.max(1, b.batches - a.batches)).toFixed(1),
+  ackMs: (((b.ackSum - a.ackSum) / Math.max(1, b.acks - a.acks)) * 1000).toFixed(1),
+});
+
+function load(url, authorization, body, options = {}) {
+  let i = 0;
+  return autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration: SECONDS,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
+    requests: [{ setupRequest: (request) => ({ ...request, body: JSON.stringify(body(i++)) }) }],
+    ...options,
+  });
+}
+
+const summary = (result, eventsPerRequest) => ({
+  rps: Math.round(result.requests.average),
+  eps: Math.round(result.requests.average * eventsPerRequest),
+  p50: result.latency.p50,
+  p99: result.latency.p99,
+  non2xx: result.non2xx + result.errors + result.timeouts,
+});
+
+async function main() {
+  const env = { ...testing.testEnv('gateway'), LOG_LEVEL: 'warn', KAFKA_PARTITIONS: '6' };
+  const cli = (...args) => JSON.parse(execFileSync('node', [join(root, 'services/gateway/dist/cli.js'), ...args, '--json'], { env: { ...process.env, ...env } }));
+  const { apiKey } = cli('accounts', 'create', '--name', 'Bench');
+  const auth = `Basic ${Buffer.from(`${apiKey}:`).toString('base64')}`;
+  const gateway = await start(join(root, 'services/gateway/dist/main.js'), env, 18180);
+  const baseline = await start(join(__dirname, 'baseline-server.js'), {}, 18181);
+  const results = {};
+  try {
+    const single = (i) => trackEvent(i);
+    const batch = (i) => ({ batch: Array.from({ length: 100 }, (_, j) => trackEvent(i * 100 + j)) });
+    await load('http://127.0.0.1:18180/v1/track', auth, single, { duration: 3 }); // warm-up: JIT, connections, schema ids
+    results.baseSingle = summary(await load('http://127.0.0.1:18181/', null, single), 1);
+    const before = await producerStats();
+    results.gwSingle = summary(await load('http://127.0.0.1:18180/v1/track', auth, single), 1);
+    results.producer = producerStats.delta(before, await producerStats());
+    results.baseBatch = summary(await load('http://127.0.0.1:18181/', null, batch, { connections: 16 }), 100);
+    results.gwBatch = summary(await load('http://127.0.0.1:18180/v1/batch', auth, batch, { connections: 16 }), 100);
+    const half = Math.max(1, Math.round(results.gwSingle.rps / 2));
+    results.gwHalf = summary(await load('http://127.0.0.1:18180/v1/track', auth, single, { overallRate: half }), 1);
+    results.half = half;
+  } finally {
+    gateway.kill('SIGTERM');
+    baseline.kill('SIGTERM');
+    await new Promise((resolve) => gateway.once('exit', resolve));
+    await testing.dropSchema(env.DATABASE_SCHEMA);
+    await testing.deleteTopicsWithPrefix(env.TOPIC_PREFIX);
+  }
+  write(results);
+}
+
+function write(r) {
+  const row = (name, s) => `| ${name} | ${s.rps} | ${s.eps} | ${s.p50} | ${s.p99} | ${s.non2xx} |`;
+  const section = `## Gateway
+
+Command: \`pnpm exec tsc -b services/gateway && node bench/gateway/run.js ${SECONDS}\`
+
+${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim()}), Kafka, the gateway, the baseline and autocannon on the same machine.
+Each run lasts ${SECONDS} s with ${CONNECTIONS} connections (16 for batches). Realistic Segment track events
+(~400 bytes, unique messageId). The gateway: Basic auth through the key cache, normalisation and validation,
+registry encoding, produce with acks=all (idempotent producer, coalesced), 200 only after the ack; LOG_LEVEL=warn.
+Baseline, same run: a bare node:http server that parses the JSON body and answers 200.
+
+| target | req/s | events/s | p50 ms | p99 ms | non-2xx/errors |
+|---|---|---|---|---|---|
+${row('baseline, one event per request', r.baseSingle)}
+${row('gateway, one event per request', r.gwSingle)}
+${row('baseline, batches of 100', r.baseBatch)}
+${row('gateway, batches of 100', r.gwBatch)}
+${row(`gateway, one event per request at ${r.half} req/s (half the max)`, r.gwHalf)}
+
+| measure | value | target |
+|---|---|---|
+| ratio gateway / baseline, one event per request | **${(r.gwSingle.rps / r.baseSingle.rps).toFixed(2)}** | ≥ 0.6 |
+| ratio gateway / baseline, batches of 100 (events/s) | **${(r.gwBatch.eps / r.baseBatch.eps).toFixed(2)}** | — |
+| p99 at half the maximum rate | **${r.gwHalf.p99} ms** | ≤ 15 ms |
+
+During the one-event-per-request run the producer sent ${r.producer.batchSize} messages per produce request on
+average, and a send waited ${r.producer.ackMs} ms on average for its acks=all acknowledgement.
+`;
+  const file = join(root, 'BENCHMARKS.md');
+  const current = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
+  // Replace only our own section (up to the next "## " heading); others' sections are theirs.
+  const pattern = /## Gateway\n[\s\S]*?(?=\n## |$)/;
+  const next = pattern.test(current) ? current.replace(pattern, section.trimEnd() + '\n') : `${current.trimEnd()}\n\n${section}`;
+  fs.writeFileSync(file, next);
+  process.stdout.write(section);
+}
+
+main().catch((error) => {
+  process.stderr.write(`${error.stack ?? error}\n`);
+  process.exit(1);
+});
