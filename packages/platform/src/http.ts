@@ -25,7 +25,6 @@ export const ACCOUNT_HEADER = 'x-kana-account-id';
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: options.logger.child({ component: 'http' }),
-    disableRequestLogging: false,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     // Client-sent `__proto__` / `constructor.prototype` keys are refused (400), never merged into objects.
     onProtoPoisoning: 'error',

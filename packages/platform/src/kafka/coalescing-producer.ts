@@ -1,4 +1,4 @@
-import { CompressionTypes, type Kafka, type Message, type Producer } from 'kafkajs';
+import { CompressionTypes, Partitioners, type Kafka, type Message, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import { UnavailableError } from '../errors';
 import type { Component } from '../lifecycle';
@@ -70,6 +70,12 @@ export class CoalescingProducer implements Component {
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
+      // Java-compatible murmur2 partitioning: the same key lands on the same partition for any client.
+      createPartitioner: Partitioners.DefaultPartitioner,
+      // Bounded retries (kafkajs warns this weakens its exactly-once claim): a request whose
+      // outcome is unknown is answered 503, Segment retries it, and every consumer
+      // deduplicates by messageId. Unbounded retries would instead hold the one in-flight
+      // slot for the whole outage and make stop() hang.
       retry: { initialRetryTime: 100, maxRetryTime: 1_000, retries: 5 },
     });
     this.batchSize = histogram(deps.metrics, {

@@ -1,0 +1,117 @@
+import { DLQ_HEADERS, EventCodec, topicNames, userKey, type TrackMessage } from '@kana/schemas';
+import { createLogger } from '../logger';
+import { createMetrics } from '../metrics';
+import { AppError, UnavailableError } from '../errors';
+import { STACK, deleteTopicsWithPrefix, readRawTopic, readTopic, uniqueId, waitFor } from '../testing';
+import { BatchConsumer, type ConsumedMessage } from './batch-consumer';
+import { createKafka, ensureTopics } from './client';
+import { CoalescingProducer } from './coalescing-producer';
+
+const aTrackMessage = (overrides: Partial<TrackMessage['event']> = {}): TrackMessage => ({
+  schemaVersion: 1,
+  accountId: 'acc_1',
+  requestId: uniqueId('req-'),
+  receivedAt: '2026-11-28T10:00:00.000Z',
+  event: {
+    type: 'track',
+    event: 'Message Sent',
+    userId: 'u1',
+    messageId: uniqueId('m-'),
+    timestamp: '2026-11-28T09:59:59.000Z',
+    context: {},
+    integrations: {},
+    properties: { featureId: 'messages' },
+    ...overrides,
+  },
+});
+
+describe('Kafka plumbing against the real broker and registry', () => {
+  const prefix = `${uniqueId()}.`;
+  const topics = topicNames(prefix);
+  const logger = createLogger({ name: 'test', level: 'warn' });
+  const metrics = createMetrics('test', { defaults: false });
+  const kafka = createKafka({ brokers: [STACK.KAFKA_BROKERS], clientId: 'platform-test', logger });
+  const codec = EventCodec.connect(STACK.SCHEMA_REGISTRY_URL, topics);
+  const producer = new CoalescingProducer({ lingerMs: 5 }, { kafka, logger, metrics });
+
+  beforeAll(async () => {
+    await ensureTopics(kafka, topics, 2);
+    await codec.registerAll();
+    await producer.start();
+  });
+
+  afterAll(async () => {
+    await producer.stop();
+    await deleteTopicsWithPrefix(prefix);
+  });
+
+  it('coalesces concurrent sends into few produce requests and resolves each after the ack', async () => {
+    const messages = Array.from({ length: 200 }, (_, index) => aTrackMessage({ userId: `u${index}` }));
+    await Promise.all(
+      messages.map(async (message) =>
+        producer.send(topics.track, [{ key: userKey(message.accountId, message.event.userId), value: await codec.encode('track', message) }]),
+      ),
+    );
+    const batches = (await metrics.getSingleMetric('kana_producer_batch_messages')!.get()).values.find((v) => v.metricName?.endsWith('_count'));
+    expect(batches!.value).toBeLessThan(50);
+
+    const read = await readTopic(codec, 'track', (all) => all.length >= 200);
+    expect(read.map((message) => message.value.event.messageId).sort()).toEqual(messages.map((m) => m.event.messageId).sort());
+    expect(read.every((message) => message.key === `acc_1:${message.value.event.userId}`)).toBe(true);
+  });
+
+  it('commits only handled batches, dead-letters undecodable and poison messages, and retries retriable failures', async () => {
+    const good = [aTrackMessage({ userId: 'a' }), aTrackMessage({ userId: 'poison' }), aTrackMessage({ userId: 'b' })];
+    await producer.send(topics.identify, [{ key: 'acc_1:x', value: Buffer.from('{"not":"wire format"}') }]);
+    await producer.send(topics.track, []);
+
+    const seen: ConsumedMessage<TrackMessage>[] = [];
+    let transientFailures = 1;
+    const consumer = new BatchConsumer(
+      { groupId: `${prefix}group`, topic: 'track', maxBackoffMs: 50 },
+      { kafka, codec, producer, logger, metrics },
+      async (batch) => {
+        if (batch.some((m) => m.value.event.userId === 'poison')) {
+          if (batch.length > 1 && transientFailures-- > 0) throw new UnavailableError('database down');
+          if (batch.length === 1) throw new AppError('cannot handle this one');
+          throw new AppError('batch with poison');
+        }
+        seen.push(...batch);
+      },
+    );
+    const raw = new BatchConsumer({ groupId: `${prefix}raw`, topic: 'identify' }, { kafka, codec, producer, logger, metrics }, async () => {
+      throw new Error('an undecodable message must never reach the handler');
+    });
+    try {
+      await consumer.start();
+      await raw.start();
+      for (const message of good) {
+        await producer.send(topics.track, [{ key: `acc_1:${message.event.userId}`, value: await codec.encode('track', message) }]);
+      }
+      await waitFor(() => seen.some((m) => m.value.event.userId === 'b'), { what: 'the message after the poison one' });
+      const dlq = await readRawTopic(topics.dlq, (all) => all.length >= 2);
+      const reasons = dlq.map((message) => message.headers[DLQ_HEADERS.error]);
+      expect(reasons.some((reason) => /not decodable/.test(reason!))).toBe(true);
+      expect(reasons.some((reason) => /cannot handle this one/.test(reason!))).toBe(true);
+      expect(dlq.find((m) => m.headers[DLQ_HEADERS.sourceTopic] === topics.identify)!.value!.toString()).toBe('{"not":"wire format"}');
+    } finally {
+      await consumer.stop();
+      await raw.stop();
+    }
+
+    // Everything handled was committed: a new instance of the group sees nothing old again.
+    const replayed: ConsumedMessage<TrackMessage>[] = [];
+    const again = new BatchConsumer({ groupId: `${prefix}group`, topic: 'track' }, { kafka, codec, producer, logger, metrics }, async (batch) => {
+      replayed.push(...batch);
+    });
+    const marker = aTrackMessage({ userId: 'marker' });
+    try {
+      await again.start();
+      await producer.send(topics.track, [{ key: 'acc_1:marker', value: await codec.encode('track', marker) }]);
+      await waitFor(() => replayed.some((m) => m.value.event.userId === 'marker'), { what: 'the marker' });
+      expect(replayed.map((m) => m.value.event.userId)).toEqual(['marker']);
+    } finally {
+      await again.stop();
+    }
+  });
+});
