@@ -85,6 +85,12 @@ describe('normalizeEvent: rejections', () => {
     accepted(aTrackEvent({ properties: { text: 'x'.repeat(31 * 1024) } }));
   });
 
+  it('still measures each event when only the request size is known to be over the limit', () => {
+    const big = aTrackEvent({ properties: { text: 'x'.repeat(33 * 1024) } });
+    expect(rejected(big, { ...ctx, requestBytes: 40 * 1024 }).status).toBe(413);
+    accepted(aTrackEvent(), { ...ctx, requestBytes: 1024 });
+  });
+
   it('refuses a type that contradicts the route', () => {
     expect(rejected(anIdentifyEvent(), { ...ctx, impliedType: 'track' })).toEqual({
       status: 400,

@@ -36,7 +36,9 @@ export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Prom
 
 function contextOf(request: FastifyRequest, deps: IngestDeps, extra: Partial<NormalizeContext> = {}): NormalizeContext & { requestId: string } {
   const receivedAt = (deps.now ? deps.now() : new Date()).toISOString();
-  return { accountId: request.accountId, receivedAt, requestId: randomUUID(), ...extra };
+  const length = Number(request.headers['content-length']);
+  const requestBytes = Number.isFinite(length) && length > 0 ? length : undefined;
+  return { accountId: request.accountId, receivedAt, requestId: randomUUID(), ...(requestBytes ? { requestBytes } : {}), ...extra };
 }
 
 async function ingestOne(request: FastifyRequest, reply: FastifyReply, deps: IngestDeps, impliedType: NormalizeContext['impliedType']) {
