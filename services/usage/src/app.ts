@@ -11,6 +11,8 @@ import {
   createRedis,
   ensureTopics,
   migrate,
+  type BatchResult,
+  type ConsumedMessage,
   type Logger,
 } from '@kana/platform';
 import type { UsageConfig } from './config';
@@ -32,8 +34,14 @@ export const MIGRATIONS_DIR = join(__dirname, '..', 'migrations');
  * One consumer group per topic: a replay of millions of reprocessed events
  * has its own group and its own partitions, so it never delays live traffic.
  */
-export function buildUsage(config: UsageConfig, deps: { logger: Logger }) {
-  const { logger } = deps;
+export interface UsageDeps {
+  logger: Logger;
+  /** Tests only: runs around each batch handler, e.g. to crash between the Postgres commit and the offset commit. */
+  interceptBatch?: (topic: string, messages: ConsumedMessage<unknown>[], handle: () => Promise<BatchResult>) => Promise<BatchResult>;
+}
+
+export function buildUsage(config: UsageConfig, deps: UsageDeps) {
+  const { logger, interceptBatch } = deps;
   const metrics = createMetrics('usage');
   const topics = topicNames(config.TOPIC_PREFIX);
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'kana-usage', logger });
@@ -48,12 +56,16 @@ export function buildUsage(config: UsageConfig, deps: { logger: Logger }) {
   const handlers = new UsageHandlers({ snapshots, store, aliases, producer, codec, logger, metrics });
 
   const consumerDeps = { kafka, codec, producer, logger, metrics };
+  const around =
+    <T>(topic: string, handler: (messages: ConsumedMessage<T>[]) => Promise<BatchResult>) =>
+    (messages: ConsumedMessage<T>[]) =>
+      interceptBatch ? interceptBatch(topic, messages, () => handler(messages)) : handler(messages);
   const group = (name: string) => `${config.TOPIC_PREFIX}kana-usage.${name}`;
   const concurrency = config.CONSUMER_CONCURRENCY;
   const consumers = [
-    new BatchConsumer({ groupId: group('track'), topic: 'track', partitionsConsumedConcurrently: concurrency }, consumerDeps, handlers.onTrack),
-    new BatchConsumer({ groupId: group('reprocess'), topic: 'reprocess', partitionsConsumedConcurrently: concurrency }, consumerDeps, handlers.onReprocess),
-    new BatchConsumer({ groupId: group('identity'), topic: 'identityChanges' }, consumerDeps, handlers.onIdentityChanges),
+    new BatchConsumer({ groupId: group('track'), topic: 'track', partitionsConsumedConcurrently: concurrency }, consumerDeps, around('track', handlers.onTrack)),
+    new BatchConsumer({ groupId: group('reprocess'), topic: 'reprocess', partitionsConsumedConcurrently: concurrency }, consumerDeps, around('reprocess', handlers.onReprocess)),
+    new BatchConsumer({ groupId: group('identity'), topic: 'identityChanges' }, consumerDeps, around('identityChanges', handlers.onIdentityChanges)),
   ];
 
   const http = createHttpServer({ logger, metrics, ready: () => consumers.every((consumer) => consumer.healthy()) });
