@@ -102,6 +102,9 @@ async function main() {
     await testing.dropSchema(env.DATABASE_SCHEMA);
     await testing.deleteTopicsWithPrefix(env.TOPIC_PREFIX);
   }
+  // A run where the gateway answered anything but 2xx measured an outage (Kafka restarted by another test), not the gateway.
+  const failed = ['gwSingle', 'gwBatch', 'gwHalf'].filter((name) => results[name].non2xx > 0);
+  if (failed.length > 0) throw new Error(`non-2xx answers during ${failed.join(', ')}: not writing BENCHMARKS.md; run again`);
   write(results);
 }
 
@@ -111,7 +114,8 @@ function write(r) {
 
 Command: \`pnpm exec tsc -b services/gateway && node bench/gateway/run.js ${SECONDS}\`
 
-${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim()}), Kafka, the gateway, the baseline and autocannon on the same machine.
+${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim()}), Kafka, the gateway, the baseline and autocannon on the same machine
+(load average ${os.loadavg()[0].toFixed(1)} when the run ended: other work shared the machine, so figures vary between runs).
 Each run lasts ${SECONDS} s with ${CONNECTIONS} connections (16 for batches). Realistic Segment track events
 (~400 bytes, unique messageId). The gateway: Basic auth through the key cache, normalisation and validation,
 registry encoding, produce with acks=all (idempotent producer, coalesced), 200 only after the ack; LOG_LEVEL=warn.
