@@ -1,0 +1,179 @@
+import { waitFor } from '@kana/platform/testing';
+import { aTrack, anIdentify, SystemUnderTest, totalOf, type AdminClient, type SegmentClient } from './harness';
+
+// The user journeys of the product, end to end: the four services as separate
+// processes, and the test only speaks HTTP to the gateway, as Segment (ingest)
+// and a dashboard user (admin API) would. Each test has its own account.
+
+let system: SystemUnderTest;
+
+beforeAll(async () => {
+  system = await SystemUnderTest.start();
+});
+afterAll(async () => {
+  await system?.stop();
+  await system?.cleanup();
+});
+
+async function newAccount(): Promise<{ seg: SegmentClient; dash: AdminClient }> {
+  const { apiKey } = await system.createAccount();
+  return { seg: system.segment(apiKey), dash: system.admin(apiKey) };
+}
+
+const ok = async (pending: Promise<{ status: number; body: unknown }>, status = 200) => {
+  const reply = await pending;
+  expect([reply.status, reply.body]).toEqual([status, expect.anything()]);
+  return reply.body as any;
+};
+
+async function usageTotal(dash: AdminClient, query: string): Promise<number> {
+  return totalOf(await dash.get(`/v1/usage?${query}`));
+}
+
+async function waitForTotal(dash: AdminClient, query: string, expected: number): Promise<void> {
+  await waitFor(async () => (await usageTotal(dash, query)) === expected, { timeoutMs: 60_000, what: `usage ${query} = ${expected}` });
+}
+
+async function usersWith(dash: AdminClient, query: string): Promise<any[]> {
+  return (await ok(dash.get(`/v1/users?${query}`))).data;
+}
+
+async function waitForUser(dash: AdminClient, userId: string): Promise<any> {
+  const [user] = await waitFor(async () => {
+    const users = await usersWith(dash, `userId=${encodeURIComponent(userId)}`);
+    return users.length === 1 && users;
+  }, { timeoutMs: 60_000, what: `user ${userId} listed` });
+  return user;
+}
+
+describe('journeys through the whole system', () => {
+  it('identify → the user is listed with the traits sent', async () => {
+    const { seg, dash } = await newAccount();
+    await ok(seg.identify(anIdentify({ userId: 'ada', traits: { email: 'ada@example.com', name: 'Ada', billingUserId: 'cus_Lp1bSKob4laHDD' } })));
+
+    const user = await waitForUser(dash, 'ada');
+    expect(user).toMatchObject({ userId: 'ada', email: 'ada@example.com', name: 'Ada', billingId: 'cus_Lp1bSKob4laHDD', billingProvider: 'stripe' });
+    expect(await ok(dash.get(`/v1/users/${user.id}`))).toEqual(user);
+  });
+
+  it('a Stripe import is claimed by a later identify with the same email', async () => {
+    const { seg, dash } = await newAccount();
+    expect(await ok(dash.post('/v1/users/import', { customers: [{ id: 'cus_NffrFeUfNV2Hib', email: 'grace@example.com', name: 'Grace H' }] }))).toMatchObject({ imported: 1 });
+    const [imported] = await usersWith(dash, 'email=grace@example.com');
+    expect(imported).toMatchObject({ userId: null, billingId: 'cus_NffrFeUfNV2Hib', email: 'grace@example.com' });
+
+    await ok(seg.identify(anIdentify({ userId: 'grace', traits: { email: 'grace@example.com' } })));
+    const claimed = await waitFor(async () => {
+      const users = await usersWith(dash, 'email=grace@example.com');
+      return users.length === 1 && users[0].userId === 'grace' && users;
+    }, { timeoutMs: 60_000, what: 'the import claimed by userId grace' });
+    // The same Kana user, now with the customer's userId, keeping the billing id from Stripe.
+    expect(claimed).toEqual([expect.objectContaining({ id: imported.id, userId: 'grace', billingId: 'cus_NffrFeUfNV2Hib', name: 'Grace H' })]);
+  });
+
+  it('track with a featureId → usage of that feature', async () => {
+    const { seg, dash } = await newAccount();
+    await ok(dash.post('/v1/features', { id: 'messages', name: 'Messages' }), 201);
+    await ok(seg.track(aTrack({ userId: 'u1', properties: { featureId: 'messages', delta: 3 } })));
+    await ok(seg.track(aTrack({ userId: 'u1', properties: { featureId: 'messages', delta: '2' } })));
+    await waitForTotal(dash, 'userId=u1&featureId=messages', 5);
+    expect((await ok(dash.get('/v1/usage'))).data).toEqual([{ userId: 'u1', featureId: 'messages', total: 5 }]);
+  });
+
+  it('track with no rule → unmapped → rule created → reprocessed → counted, and gone from the unmapped list', async () => {
+    const { seg, dash } = await newAccount();
+    await ok(dash.post('/v1/features', { id: 'exports', name: 'Exports' }), 201);
+    const events = [1, 2, 3].map((delta) => aTrack({ userId: 'u2', event: 'Report Exported', properties: { delta, format: 'csv' } }));
+    for (const event of events) await ok(seg.track(event));
+
+    const unmapped = await waitFor(async () => {
+      const { data } = await ok(dash.get('/v1/events/unmapped?eventName=Report%20Exported'));
+      return data.length === 3 && data;
+    }, { timeoutMs: 60_000, what: '3 unmapped Report Exported events' });
+    expect(unmapped.map((event: any) => event.messageId).sort()).toEqual(events.map((event) => event.messageId).sort());
+    expect(unmapped[0]).toMatchObject({ userId: 'u2', event: 'Report Exported', reason: 'no_rule' });
+    expect(await usageTotal(dash, 'featureId=exports')).toBe(0);
+
+    const rule = await ok(dash.post('/v1/rules', { featureId: 'exports', eventName: 'Report Exported', conditions: [{ property: 'format', operator: 'eq', value: 'csv' }] }), 201);
+    const [job] = (await ok(dash.get('/v1/reprocess-jobs'))).data;
+    expect(job.rulesVersion).toBe(rule.version);
+    const done = await waitFor(async () => {
+      const current = await ok(dash.get(`/v1/reprocess-jobs/${job.id}`));
+      return current.status === 'done' && current;
+    }, { timeoutMs: 60_000, what: `reprocess job ${job.id} done` });
+    expect(done).toMatchObject({ total: 3, processed: 3, mapped: 3 });
+
+    expect(await usageTotal(dash, 'userId=u2&featureId=exports')).toBe(6);
+    expect((await ok(dash.get('/v1/events/unmapped?eventName=Report%20Exported'))).data).toEqual([]);
+    const records = (await ok(dash.get('/v1/usage/records?featureId=exports'))).data;
+    expect(records.map((record: any) => [record.messageId, record.delta, record.ruleId]).sort()).toEqual(
+      events.map((event) => [event.messageId, (event.properties as any).delta, rule.id]).sort(),
+    );
+  });
+
+  it('merge → the merged-away user’s usage follows the survivor, including later events', async () => {
+    const { seg, dash } = await newAccount();
+    await ok(dash.post('/v1/features', { id: 'seats', name: 'Seats' }), 201);
+    await ok(seg.identify(anIdentify({ userId: 'old-id', traits: { email: 'old@example.com' } })));
+    await ok(seg.identify(anIdentify({ userId: 'new-id', traits: { email: 'new@example.com' } })));
+    await ok(seg.track(aTrack({ userId: 'old-id', properties: { featureId: 'seats', delta: 2 } })));
+    await ok(seg.track(aTrack({ userId: 'new-id', properties: { featureId: 'seats', delta: 5 } })));
+    await waitForTotal(dash, 'featureId=seats', 7);
+    const from = await waitForUser(dash, 'old-id');
+    const into = await waitForUser(dash, 'new-id');
+
+    const survivor = await ok(dash.post(`/v1/users/${from.id}/merge`, { intoId: into.id }));
+    expect(survivor).toMatchObject({ id: into.id, userId: 'new-id' });
+    await waitFor(async () => (await ok(dash.get('/v1/usage?featureId=seats'))).data.length === 1, { timeoutMs: 60_000, what: 'one usage row after the merge' });
+    expect((await ok(dash.get('/v1/usage?featureId=seats'))).data).toEqual([{ userId: 'new-id', featureId: 'seats', total: 7 }]);
+
+    // Segment keeps sending the old userId for a while: it counts for the survivor.
+    await ok(seg.track(aTrack({ userId: 'old-id', properties: { featureId: 'seats', delta: 1 } })));
+    await waitForTotal(dash, 'featureId=seats', 8);
+    expect((await ok(dash.get('/v1/usage?featureId=seats'))).data).toEqual([{ userId: 'new-id', featureId: 'seats', total: 8 }]);
+  });
+
+  it('a Segment retry (same messageId twice) is counted once', async () => {
+    const { seg, dash } = await newAccount();
+    await ok(dash.post('/v1/features', { id: 'calls', name: 'API calls' }), 201);
+    const event = aTrack({ userId: 'u3', properties: { featureId: 'calls', delta: 4 } });
+    await ok(seg.track(event));
+    await ok(seg.send(event)); // the retry, through the destination's endpoint
+    // Same user → same partition, so once this later event is counted the retry was processed too.
+    const sentinel = aTrack({ userId: 'u3', properties: { featureId: 'calls', delta: 1 } });
+    await ok(seg.track(sentinel));
+    await waitFor(async () => (await usageTotal(dash, 'featureId=calls')) >= 5, { timeoutMs: 60_000, what: 'the sentinel counted' });
+
+    expect(await usageTotal(dash, 'featureId=calls')).toBe(5);
+    const records = (await ok(dash.get('/v1/usage/records?featureId=calls'))).data;
+    expect(records.map((record: any) => record.messageId).sort()).toEqual([event.messageId, sentinel.messageId].sort());
+  });
+
+  it('a batch stores its valid events and names the invalid ones', async () => {
+    const { seg, dash } = await newAccount();
+    await ok(dash.post('/v1/features', { id: 'jobs', name: 'Jobs' }), 201);
+    const valid = aTrack({ userId: 'u4', properties: { featureId: 'jobs', delta: 2 } });
+    const reply = await ok(seg.batch([
+      valid,
+      aTrack({ userId: 'u4', properties: { featureId: 'jobs', delta: 'lots' } }),
+      anIdentify({ userId: 'u4', traits: { name: 'Batch User' } }),
+      aTrack({ userId: 'anonymous', properties: { featureId: 'jobs' } }),
+      { type: 'page', userId: 'u4', name: 'Home' },
+    ]));
+    expect(reply).toEqual({
+      accepted: 2,
+      rejected: [
+        { index: 1, message: expect.stringContaining('properties.delta') },
+        { index: 3, message: expect.stringContaining('userId') },
+        { index: 4, message: expect.stringContaining("'page'") },
+      ],
+    });
+
+    const sentinel = aTrack({ userId: 'u4', properties: { featureId: 'jobs', delta: 1 } });
+    await ok(seg.track(sentinel));
+    await waitForTotal(dash, 'featureId=jobs', 3);
+    const records = (await ok(dash.get('/v1/usage/records?featureId=jobs'))).data;
+    expect(records.map((record: any) => record.messageId).sort()).toEqual([valid.messageId, sentinel.messageId].sort());
+    await waitFor(async () => (await usersWith(dash, 'userId=u4'))[0]?.name === 'Batch User', { timeoutMs: 60_000, what: 'u4 identified by the batch' });
+  });
+});
