@@ -1,6 +1,6 @@
 import { uniqueId, waitFor } from '@kana/platform/testing';
 import type { IdentifyMessage } from '@kana/schemas';
-import { anIdentifyMessage, IdentityHarness } from './testing/harness';
+import { anIdentifyMessage, IdentityHarness } from '../test/harness';
 
 // Thousands of identify events for overlapping users (shared emails, so the
 // instances contend for the same rows), shuffled so arrival order is not

@@ -1,6 +1,6 @@
 import { readTopic, uniqueId, waitFor } from '@kana/platform/testing';
 import type { ApiUser } from './adapters/pg-rows';
-import { anIdentifyMessage, IdentityHarness } from './testing/harness';
+import { anIdentifyMessage, IdentityHarness } from '../test/harness';
 
 // Every path of the identity table through real Kafka and Postgres: events go
 // in on kana.segment.identify, results are read back through the admin API

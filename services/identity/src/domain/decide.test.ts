@@ -1,4 +1,4 @@
-import { anIdentify, anImport, aUser, withEmail } from './builders';
+import { anIdentify, anImport, aUser, withEmail } from '../../test/builders';
 import { decide } from './decide';
 import type { IdentifyInput, UserRecord } from './user';
 import { UserView } from './user-view';

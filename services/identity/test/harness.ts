@@ -2,8 +2,8 @@ import type { AddressInfo } from 'node:net';
 import { ACCOUNT_HEADER, CoalescingProducer, createKafka, createLogger, createMetrics } from '@kana/platform';
 import { deleteTopicsWithPrefix, dropSchema, testEnv, uniqueId } from '@kana/platform/testing';
 import { SCHEMA_VERSION, userKey, type EventCodec, type IdentifyMessage } from '@kana/schemas';
-import { buildIdentity, type IdentityApp } from '../app';
-import { loadIdentityConfig } from '../config';
+import { buildIdentity, type IdentityApp } from '../src/app';
+import { loadIdentityConfig } from '../src/config';
 
 // Integration-test support: real Kafka, registry and Postgres, isolated per
 // test file by a unique topic prefix, consumer group and schema.

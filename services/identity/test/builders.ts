@@ -1,4 +1,4 @@
-import type { IdentifyInput, UserRecord } from './user';
+import type { IdentifyInput, UserRecord } from '../src/domain/user';
 
 // Test data builders with complete defaults and partial overrides.
 
