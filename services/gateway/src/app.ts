@@ -42,7 +42,10 @@ export function build(config: GatewayConfig, deps: { logger: Logger; listen?: bo
   const pool = createPool({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA });
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'kana-gateway', logger });
   const codec = EventCodec.connect(config.SCHEMA_REGISTRY_URL, topics);
-  const producer = new CoalescingProducer({ lingerMs: config.PRODUCE_LINGER_MS, ackTimeoutMs: config.PRODUCE_ACK_TIMEOUT_MS }, { kafka, logger, metrics });
+  const producer = new CoalescingProducer(
+    { lingerMs: config.PRODUCE_LINGER_MS, ackTimeoutMs: config.PRODUCE_ACK_TIMEOUT_MS, lanes: config.PRODUCE_LANES },
+    { kafka, logger, metrics },
+  );
   const accounts = new PgAccounts(pool);
   const keys = new KeyCache({ ttlMs: config.KEY_CACHE_TTL_MS, staleIfErrorMs: config.KEY_CACHE_STALE_MS, maxEntries: 10_000 }, { store: accounts });
 

@@ -18,6 +18,12 @@ export const gatewayEnv = z.object({
   PRODUCE_ACK_TIMEOUT_MS: ms(5_000, 8_000),
   /** How long the producer waits for more requests to share a produce request. */
   PRODUCE_LINGER_MS: ms(2, 100),
+  /**
+   * Produce requests in flight at once (each lane its own idempotent producer).
+   * Concurrent HTTP requests have no order between them, so the gateway loses
+   * nothing by not keeping one across lanes.
+   */
+  PRODUCE_LANES: z.coerce.number().int().min(1).max(16).default(4),
   /** A revoked key keeps working at most this long. */
   KEY_CACHE_TTL_MS: ms(5_000, 60_000),
   /** While Postgres is down, keys seen this recently keep working. */

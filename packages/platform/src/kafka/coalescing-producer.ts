@@ -19,6 +19,13 @@ export interface CoalescingProducerConfig {
   ackTimeoutMs?: number;
   /** Messages waiting or in flight beyond this are refused at once instead of piling up while Kafka is down. */
   maxQueuedMessages?: number;
+  /**
+   * Produce requests in flight at once. kafkajs's idempotent producer numbers
+   * its sequences per request and breaks with two requests in flight, so each
+   * lane is its own idempotent producer with one request in flight. Order is
+   * kept per lane, not across lanes: use 1 where per-key order matters.
+   */
+  lanes?: number;
 }
 
 interface Pending {
@@ -43,13 +50,12 @@ interface Pending {
  */
 export class CoalescingProducer implements Component {
   readonly name = 'producer';
-  private readonly producer: Producer;
+  private readonly lanes: Lane[];
   private readonly config: Required<CoalescingProducerConfig>;
   private pending: Pending[] = [];
   private pendingMessages = 0;
   private pendingBytes = 0;
   private inFlightMessages = 0;
-  private inFlight: Promise<void> | undefined;
   private lingerTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly batchSize;
@@ -60,13 +66,14 @@ export class CoalescingProducer implements Component {
     private readonly deps: { kafka: Kafka; logger: Logger; metrics: Registry },
   ) {
     this.config = {
+      lanes: config.lanes ?? 1,
       lingerMs: config.lingerMs ?? 2,
       maxBatchMessages: config.maxBatchMessages ?? 2_000,
       maxBatchBytes: config.maxBatchBytes ?? 4 * 1024 * 1024,
       ackTimeoutMs: config.ackTimeoutMs ?? 5_000,
       maxQueuedMessages: config.maxQueuedMessages ?? 50_000,
     };
-    this.producer = deps.kafka.producer({
+    const producerOptions = {
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
@@ -77,7 +84,8 @@ export class CoalescingProducer implements Component {
       // deduplicates by messageId. Unbounded retries would instead hold the one in-flight
       // slot for the whole outage and make stop() hang.
       retry: { initialRetryTime: 100, maxRetryTime: 1_000, retries: 5 },
-    });
+    };
+    this.lanes = Array.from({ length: this.config.lanes }, () => ({ producer: deps.kafka.producer(producerOptions), inFlight: undefined }));
     this.batchSize = histogram(deps.metrics, {
       name: 'kana_producer_batch_messages',
       help: 'Messages per coalesced produce request',
@@ -91,7 +99,7 @@ export class CoalescingProducer implements Component {
   }
 
   async start(): Promise<void> {
-    await this.producer.connect();
+    await Promise.all(this.lanes.map((lane) => lane.producer.connect()));
   }
 
   send(topic: string, messages: OutMessage[]): Promise<void> {
@@ -126,8 +134,12 @@ export class CoalescingProducer implements Component {
     });
   }
 
+  private freeLane(): Lane | undefined {
+    return this.lanes.find((lane) => !lane.inFlight);
+  }
+
   private schedule(): void {
-    if (this.inFlight || this.pending.length === 0) return;
+    if (this.pending.length === 0 || !this.freeLane()) return;
     const full = this.pendingMessages >= this.config.maxBatchMessages || this.pendingBytes >= this.config.maxBatchBytes;
     if (full || this.stopped) {
       this.flush();
@@ -139,7 +151,8 @@ export class CoalescingProducer implements Component {
   private flush(): void {
     if (this.lingerTimer) clearTimeout(this.lingerTimer);
     this.lingerTimer = undefined;
-    if (this.inFlight || this.pending.length === 0) return;
+    const lane = this.freeLane();
+    if (!lane || this.pending.length === 0) return;
 
     const batch: Pending[] = [];
     let count = 0;
@@ -171,7 +184,7 @@ export class CoalescingProducer implements Component {
       for (const message of item.messages) list.push(message);
       byTopic.set(item.topic, list);
     }
-    this.inFlight = this.producer
+    lane.inFlight = lane.producer
       .sendBatch({
         acks: -1,
         timeout: this.config.ackTimeoutMs,
@@ -187,7 +200,7 @@ export class CoalescingProducer implements Component {
       )
       .finally(() => {
         this.inFlightMessages -= count;
-        this.inFlight = undefined;
+        lane.inFlight = undefined;
         // Whatever queued up meanwhile has already waited a round trip: send it now.
         if (this.pending.length > 0) this.flush();
       });
@@ -196,12 +209,17 @@ export class CoalescingProducer implements Component {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    while (this.pending.length > 0 || this.inFlight) {
+    while (this.pending.length > 0 || this.lanes.some((lane) => lane.inFlight)) {
       this.flush();
-      await this.inFlight;
+      await Promise.race(this.lanes.map((lane) => lane.inFlight).filter(Boolean));
     }
-    await this.producer.disconnect();
+    await Promise.all(this.lanes.map((lane) => lane.producer.disconnect()));
   }
+}
+
+interface Lane {
+  producer: Producer;
+  inFlight: Promise<void> | undefined;
 }
 
 function settle(item: Pending, error?: Error): void {
