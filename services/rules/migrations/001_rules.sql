@@ -73,7 +73,9 @@ CREATE TABLE reprocess_jobs (
   cursor_time timestamptz,
   cursor_message_id text,
   walk_done boolean NOT NULL DEFAULT false,
+  -- events in scope when the job started (an estimate shown while walking)
   total bigint NOT NULL,
+  -- distinct events sent (rows of reprocess_items); the exact total once walked
   published bigint NOT NULL DEFAULT 0,
   processed bigint NOT NULL DEFAULT 0,
   mapped bigint NOT NULL DEFAULT 0,
@@ -84,11 +86,13 @@ CREATE TABLE reprocess_jobs (
 CREATE INDEX jobs_by_account ON reprocess_jobs (account_id, created_at DESC, id DESC);
 CREATE INDEX jobs_walking ON reprocess_jobs (created_at) WHERE status = 'running' AND NOT walk_done;
 
--- One row per (job, event) usage reported on: counting inserted rows keeps
--- processed/mapped exact when a batch of outcomes is delivered twice.
-CREATE TABLE reprocess_outcomes (
+-- One row per (job, event) the job sent, inserted before the send; `mapped`
+-- is usage's verdict (null until it reports). Counting inserted rows and
+-- verdicts that were still null keeps total/processed/mapped exact when a page
+-- is sent twice (crash before the cursor moved) or outcomes are redelivered.
+CREATE TABLE reprocess_items (
   job_id text NOT NULL REFERENCES reprocess_jobs (id) ON DELETE CASCADE,
   message_id text NOT NULL,
-  mapped boolean NOT NULL,
+  mapped boolean,
   PRIMARY KEY (job_id, message_id)
 );

@@ -2,7 +2,7 @@ import { ACCOUNT_HEADER, createLogger, createRedis } from '@kana/platform';
 import { uniqueId } from '@kana/platform/testing';
 import type { RulesSnapshot } from '@kana/schemas';
 import { RedisSnapshotStore } from './adapters/redis-snapshot-store';
-import { cleanUp, httpCall, startRules } from './test-harness';
+import { cleanUp, httpCall, startRules } from '../test/harness';
 
 describe('rules admin API against real Postgres, Redis and Kafka', () => {
   let rules: Awaited<ReturnType<typeof startRules>>;

@@ -1,7 +1,7 @@
 import { ACCOUNT_HEADER, CoalescingProducer, createKafka, createLogger, createMetrics } from '@kana/platform';
 import { STACK, uniqueId, waitFor } from '@kana/platform/testing';
 import { userKey, type TrackMessage } from '@kana/schemas';
-import { aTrackEvent, cleanUp, httpCall, startRules, startUsage } from './test-harness';
+import { aTrackEvent, cleanUp, httpCall, startRules, startUsage } from '../test/harness';
 
 // The retroactive path through the real stack and the real usage service:
 // events arrive with no rule → listed as unmapped → rule created → job runs →
@@ -140,24 +140,35 @@ describe('retroactive reprocessing with the real usage service', () => {
     await track(accountId, Array.from({ length: 2000 }, (_, i) => aTrackEvent({ event: 'C', userId: `u${i % 10}` })));
     await waitFor(async () => (await countStored(accountId)) === 2000, { timeoutMs: 60_000, what: '2000 unmapped events' });
 
-    await rules.app.worker.stop(); // the walker dies with the process; the job row stays
     await as('POST', '/v1/rules', { featureId: 'c', eventName: 'C' });
     const job = await latestJob(accountId);
-    expect(job).toMatchObject({ status: 'running', total: 2000 });
-    // A crash after publishing pages but before saving the cursor: the walk
-    // is at page 7 in Kafka, the cursor says page 3 (what a crash leaves).
+    expect(job.total).toBe(2000);
+    // Stop the walker midway (pages of 100) ...
+    await waitFor(async () => (await jobRow(job.id)).published >= 300, { intervalMs: 5, what: 'a few pages published' });
+    await rules.app.worker.stop();
+    // ... and rewind its cursor by two pages, as a crash between "Kafka
+    // acknowledged the page" and "cursor saved" leaves it: those pages go out twice.
+    const { published } = await jobRow(job.id);
     const { rows } = await rules.app.pool.query(
-      `SELECT event_time::text AS t, message_id FROM unmapped_events WHERE account_id = $1 ORDER BY event_time, message_id OFFSET 299 LIMIT 1`,
-      [accountId],
+      `SELECT event_time::text AS t, message_id FROM unmapped_events WHERE account_id = $1 ORDER BY event_time, message_id OFFSET $2 LIMIT 1`,
+      [accountId, published - 201],
     );
-    await rules.app.pool.query(`UPDATE reprocess_jobs SET cursor_time = $2, cursor_message_id = $3, published = 300 WHERE id = $1`, [job.id, rows[0].t, rows[0].message_id]);
-    await rules.app.worker.start(); // the restarted instance picks the job up
+    await rules.app.pool.query(
+      `UPDATE reprocess_jobs SET cursor_time = $2, cursor_message_id = $3, walk_done = false, status = 'running' WHERE id = $1`,
+      [job.id, rows[0].t, rows[0].message_id],
+    );
+    await rules.app.worker.start(); // the restarted instance picks the job up at its cursor
 
     const done = await jobDone(accountId, job.id);
     expect(done).toMatchObject({ total: 2000, processed: 2000, mapped: 2000 });
     expect(await usageTotal(accountId, 'c')).toBe(2000);
     await waitFor(async () => (await countStored(accountId)) === 0, { what: 'unmapped store emptied' });
   }, 120_000);
+
+  async function jobRow(id: string): Promise<{ published: number }> {
+    const { rows } = await rules.app.pool.query<{ published: string }>('SELECT published FROM reprocess_jobs WHERE id = $1', [id]);
+    return { published: Number(rows[0]!.published) };
+  }
 
   async function countStored(accountId: string): Promise<number> {
     const { rows } = await rules.app.pool.query<{ n: string }>('SELECT count(*) AS n FROM unmapped_events WHERE account_id = $1', [accountId]);

@@ -9,8 +9,9 @@ import { countSelected, type Position } from './pg-unmapped-store';
 // outcomes) → done when every published event has an outcome. A newer change
 // of the account supersedes a job that is still walking; a job that finished
 // walking is left to complete (all its events are already on their way).
-// `total` is counted when the job starts and set to the exact number of
-// events published when the walk ends (rows can be pruned or added meanwhile).
+// `total` is counted when the job starts (rows can be pruned or added while
+// it walks) and becomes the exact number of distinct events sent when the
+// walk ends; it is done when every one of them has usage's verdict.
 
 type Db = Pool | PoolClient;
 
@@ -104,18 +105,29 @@ export async function walkingJobIds(db: Db, limit: number): Promise<string[]> {
 }
 
 /**
- * Moves the cursor past a page Kafka acknowledged. Counting `published` in
- * the same statement keeps it exact: a crash before this line republishes the
- * page (harmless downstream) and counts it once.
+ * Before a page is sent: its events become the job's items. Only rows not
+ * yet there count, so a page sent again after a crash adds nothing.
  */
-export async function advanceCursor(db: Db, id: string, position: Position, pageSize: number): Promise<void> {
+export async function addItems(db: Db, id: string, messageIds: string[]): Promise<void> {
   await db.query(
-    `UPDATE reprocess_jobs SET cursor_time = $2::timestamptz, cursor_message_id = $3, published = published + $4, updated_at = now() WHERE id = $1`,
-    [id, position.eventTime, position.messageId, pageSize],
+    `WITH added AS (
+       INSERT INTO reprocess_items (job_id, message_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING RETURNING 1
+     )
+     UPDATE reprocess_jobs SET published = published + (SELECT count(*) FROM added), updated_at = now() WHERE id = $1`,
+    [id, messageIds],
   );
 }
 
-/** The walk reached the end: total becomes the exact number published; done at once if every outcome is in. */
+/** After Kafka acknowledged the page: a crash before this line sends the page again on resume. */
+export async function advanceCursor(db: Db, id: string, position: Position): Promise<void> {
+  await db.query(`UPDATE reprocess_jobs SET cursor_time = $2::timestamptz, cursor_message_id = $3, updated_at = now() WHERE id = $1`, [
+    id,
+    position.eventTime,
+    position.messageId,
+  ]);
+}
+
+/** The walk reached the end: total becomes the exact number sent; done at once if every verdict is in. */
 export async function finishWalk(db: Db, id: string): Promise<void> {
   await db.query(
     `UPDATE reprocess_jobs SET walk_done = true, total = published, updated_at = now(),
@@ -138,24 +150,24 @@ export interface Outcome {
 }
 
 /**
- * Records usage's verdicts once per (job, event) and adds only the newly
- * recorded ones to the job's counters, so a redelivered batch changes
- * nothing. Outcomes of unknown jobs (or of another account) are ignored.
+ * Records usage's verdicts once per (job, event): only items whose verdict
+ * was still missing count, so a redelivered batch changes nothing. Verdicts
+ * for events a job did not send (late republishes, unknown jobs, another
+ * account's job) match no item and are ignored.
  */
 export async function recordOutcomes(tx: PoolClient, outcomes: Outcome[]): Promise<void> {
   if (outcomes.length === 0) return;
   await tx.query(
     `WITH input AS (
-       SELECT DISTINCT ON (job_id, message_id) job_id, account_id, message_id, mapped
+       SELECT DISTINCT ON (x.job_id, x.message_id) x.job_id, x.message_id, x.mapped
        FROM jsonb_to_recordset($1::jsonb) AS x(job_id text, account_id text, message_id text, mapped boolean)
-     ), inserted AS (
-       INSERT INTO reprocess_outcomes (job_id, message_id, mapped)
-       SELECT input.job_id, input.message_id, input.mapped FROM input
-       JOIN reprocess_jobs j ON j.id = input.job_id AND j.account_id = input.account_id
-       ORDER BY input.job_id, input.message_id
-       ON CONFLICT DO NOTHING RETURNING job_id, mapped
+       JOIN reprocess_jobs j ON j.id = x.job_id AND j.account_id = x.account_id
+     ), updated AS (
+       UPDATE reprocess_items i SET mapped = input.mapped FROM input
+       WHERE i.job_id = input.job_id AND i.message_id = input.message_id AND i.mapped IS NULL
+       RETURNING i.job_id, i.mapped
      ), counts AS (
-       SELECT job_id, count(*) AS n, count(*) FILTER (WHERE mapped) AS m FROM inserted GROUP BY job_id
+       SELECT job_id, count(*) AS n, count(*) FILTER (WHERE mapped) AS m FROM updated GROUP BY job_id
      )
      UPDATE reprocess_jobs j SET processed = j.processed + c.n, mapped = j.mapped + c.m, updated_at = now(),
        status = CASE WHEN j.status = 'running' AND j.walk_done AND j.processed + c.n >= j.published THEN 'done' ELSE j.status END,

@@ -13,8 +13,15 @@ const unmappedQuery = z.object({
   cursor: z.string().max(2000).optional(),
 });
 
+/**
+ * While a job walks, `total` is the number of events in scope when it started
+ * (never less than what it already sent); once walked it is exactly the number
+ * of distinct events sent, and `processed` reaches it when usage has reported
+ * on each: then the job is done.
+ */
 function toApiJob(job: Job) {
-  return { id: job.id, status: job.status, total: job.total, processed: job.processed, mapped: job.mapped, rulesVersion: job.rulesVersion, createdAt: job.createdAt };
+  const total = job.walkDone ? job.total : Math.max(job.total, job.published);
+  return { id: job.id, status: job.status, total, processed: job.processed, mapped: job.mapped, rulesVersion: job.rulesVersion, createdAt: job.createdAt };
 }
 
 export function eventRoutes(app: FastifyInstance, deps: { pool: Pool }): void {

@@ -15,10 +15,10 @@ export interface ReprocessWorkerConfig {
 const LOCK_CLASS = 7_315_001;
 
 /**
- * Walks running jobs: page of stored events → republish to the reprocess
- * topic (acks=all) → move the cursor. A crash between the publish and the
- * cursor update republishes that page once more on resume (usage is
- * idempotent and the outcome table counts each event once).
+ * Walks running jobs: page of stored events → record them as the job's items
+ * → republish to the reprocess topic (acks=all) → move the cursor. A crash
+ * anywhere before the cursor update sends that page once more on resume
+ * (usage is idempotent; items and verdicts count each event once).
  *
  * One walker per job across instances: a session advisory lock on a
  * dedicated connection, held while walking. If the process dies the
@@ -141,8 +141,9 @@ export class ReprocessWorker implements Component {
       // Prefetch the following page while Kafka acknowledges this one.
       next = pageSelected(this.deps.pool, job.accountId, job.rulesVersion, job.selection, this.config.pageSize, last);
       next.catch(() => undefined);
+      await jobs.addItems(client, id, page.map((stored) => stored.messageId));
       await this.publish(job, page);
-      await jobs.advanceCursor(client, id, last, page.length);
+      await jobs.advanceCursor(client, id, last);
       // A newer change supersedes this job: stop sending what it will resend.
       job = (await jobs.getJobById(client, id)) ?? job;
       if (job.status !== 'running') {

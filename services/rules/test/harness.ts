@@ -1,8 +1,8 @@
 import { createLogger } from '@kana/platform';
 import { deleteTopicsWithPrefix, dropSchema, testEnv, uniqueId } from '@kana/platform/testing';
 import type { TrackEvent, UnmappedMessage } from '@kana/schemas';
-import { build, type RulesApp } from './app';
-import { readConfig, type RulesConfig } from './config';
+import { build, type RulesApp } from '../src/app';
+import { readConfig, type RulesConfig } from '../src/config';
 
 // Shared by the integration tests: a real rules app on its own topics,
 // schema and Redis prefix, and builders of the messages usage would send.
