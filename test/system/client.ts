@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 
 // What Segment and a dashboard user do: plain HTTP to the gateway, nothing else.
 
@@ -69,4 +70,23 @@ export function anIdentify(overrides: Record<string, unknown> & { traits?: Recor
 export function totalOf(reply: Reply<{ data: { total: number }[] }>): number {
   if (reply.status !== 200) throw new Error(`GET /v1/usage answered ${reply.status}: ${JSON.stringify(reply.body)}`);
   return reply.body.data.reduce((sum, row) => sum + Number(row.total), 0);
+}
+
+/**
+ * A request whose path is sent byte for byte (fetch and URL normalise `..` and
+ * `%2e%2e` before sending; an attacker's client does not).
+ */
+export function rawRequest(baseUrl: string, method: string, rawPath: string, headers: Record<string, string> = {}): Promise<Reply<string>> {
+  const { hostname, port } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const request = httpRequest({ host: hostname, port, method, path: rawPath, headers, timeout: 20_000 }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: new Headers() }));
+      response.on('error', reject);
+    });
+    request.on('timeout', () => request.destroy(new Error(`${method} ${rawPath} timed out`)));
+    request.on('error', reject);
+    request.end();
+  });
 }
