@@ -48,7 +48,9 @@ export function buildUsage(config: UsageConfig, deps: UsageDeps) {
   const codec = EventCodec.connect(config.SCHEMA_REGISTRY_URL, topics);
   const pool = createPool({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA });
   const redis = createRedis({ url: config.REDIS_URL, keyPrefix: config.REDIS_KEY_PREFIX, logger });
-  const producer = new CoalescingProducer({}, { kafka, logger, metrics });
+  // Below the broker's default message.max.bytes (1 MB): one batch's outputs can be several MB, and a
+  // produce request above the limit is refused every time, which would retry the batch forever.
+  const producer = new CoalescingProducer({ maxBatchBytes: 800_000, maxBatchMessages: 2_000 }, { kafka, logger, metrics });
   const rules = new HttpRulesClient({ rulesUrl: config.RULES_URL, timeoutMs: config.RULES_TIMEOUT_MS });
   const snapshots = new RuleSnapshots({ redis, rules, logger: logger.child({ component: 'rule-snapshots' }), metrics });
   const store = new PgUsageStore({ pool });

@@ -70,6 +70,32 @@ export class UsageHandlers {
   private async produce<K extends EncodedTopic>(topic: K, values: TopicValue<K>[], keyOf: (value: TopicValue<K>) => string): Promise<void> {
     if (values.length === 0) return;
     const messages = await Promise.all(values.map(async (value) => ({ key: keyOf(value), value: await this.deps.codec.encode(topic, value) })));
-    await this.deps.producer.send(this.deps.codec.topicName(topic), messages);
+    const name = this.deps.codec.topicName(topic);
+    await Promise.all(chunkBySize(messages, MAX_SEND_BYTES).map((chunk) => this.deps.producer.send(name, chunk)));
   }
+}
+
+/**
+ * The producer sends one send() call whole, and the broker refuses a request
+ * above its message.max.bytes (1 MB by default) every time, which would retry
+ * the batch forever; a big batch's outputs are therefore sent in slices.
+ */
+const MAX_SEND_BYTES = 512 * 1024;
+
+function chunkBySize<T extends { key: string; value: Buffer }>(messages: T[], maxBytes: number): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const message of messages) {
+    const size = message.key.length + message.value.length;
+    if (current.length > 0 && (bytes + size > maxBytes || current.length >= 1_000)) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(message);
+    bytes += size;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
 }
