@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { waitFor } from '@kana/platform/testing';
-import { aTrack, admin, basicAuth, rawRequest, SystemUnderTest, totalOf } from './harness';
+import { aTrack, admin, anIdentify, basicAuth, rawRequest, SystemUnderTest, totalOf } from './harness';
 import { idsIn, seedTenant, snapshotOf, type Tenant } from './tenants';
 
 // Tenant isolation through the public gateway only: a key of account A can
@@ -47,6 +47,9 @@ describe("a key of account A and account B's data", () => {
     const imported = await a.dash.post('/v1/users/import', { customers: [{ id: 'cus_SharedStripe01', email: 'import@b.example', name: 'Hijack' }, { id: 'cus_OtherStripe002', email: 'team@example.com', name: 'Hijack 2' }] });
     expect(imported.status).toBe(200);
     expect((await a.dash.get(`/v1/users/${a.users['a-team-2']}`)).status).toBe(200);
+    // An identify in A with the email of B's import claims A's copy, never B's (checked by the snapshot below).
+    expect((await a.seg.identify(anIdentify({ userId: 'claimer', traits: { email: 'import@b.example' } }))).status).toBe(200);
+    await waitFor(async () => (await a.dash.get('/v1/users?userId=claimer')).body.data.length === 1, { timeoutMs: 60_000, what: 'claimer identified in A' });
   });
 
   it('features: lists show only A’s; create and delete act on A only', async () => {
@@ -136,6 +139,24 @@ describe('across accounts', () => {
     await waitFor(async () => (await b.dash.get('/v1/events/unmapped?limit=1000')).body.data.some((event: any) => event.messageId === live.messageId), { timeoutMs: 60_000, what: "B's live event unmapped" });
     expect((await b.dash.get('/v1/events/unmapped?limit=1000')).body.data.map((event: any) => event.messageId).sort()).toEqual([...b.unmapped, live.messageId].sort());
     expect(await b.dash.get('/v1/usage')).toEqual(expect.objectContaining({ body: (bBefore['/v1/usage'] as object) }));
+  });
+
+  it("a merge in A moves only A's usage, even for a userId that B also has", async () => {
+    expect((await a.seg.identify(anIdentify({ userId: 'b-team-1', traits: { email: 'merge@a.example' } }))).status).toBe(200);
+    expect((await a.seg.track(aTrack({ userId: 'b-team-1', properties: { featureId: 'messages', delta: 1000 } }))).status).toBe(200);
+    await waitFor(async () => totalOf(await a.dash.get('/v1/usage?userId=b-team-1')) === 1000, { timeoutMs: 60_000, what: "A's b-team-1 usage" });
+    const [from] = await waitFor(async () => {
+      const { data } = (await a.dash.get('/v1/users?userId=b-team-1')).body;
+      return data.length === 1 && data;
+    }, { timeoutMs: 60_000, what: "A's user b-team-1" });
+    expect((await a.dash.post(`/v1/users/${from.id}/merge`, { intoId: a.users['a-team-1'] })).status).toBe(200);
+    await waitFor(async () => totalOf(await a.dash.get('/v1/usage?userId=a-team-1&featureId=messages')) === 1000, { timeoutMs: 60_000, what: "A's usage moved to a-team-1" });
+
+    expect((await b.dash.get('/v1/usage')).body).toEqual(bBefore['/v1/usage']);
+    // B's own b-team-1 keeps counting as itself.
+    expect((await b.seg.track(aTrack({ userId: 'b-team-1', event: 'Seat Added', properties: { delta: 5 } }))).status).toBe(200);
+    await waitFor(async () => totalOf(await b.dash.get('/v1/usage?userId=b-team-1')) === 105, { timeoutMs: 60_000, what: "B's b-team-1 at 105" });
+    expect((await b.dash.get('/v1/usage?featureId=only-b')).body.data).toEqual([{ userId: 'b-team-1', featureId: 'only-b', total: 105 }]);
   });
 
   it('a client-sent x-kana-account-id header cannot impersonate another account', async () => {
