@@ -32,7 +32,8 @@ export function loadConfig<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEn
   const problems = result.error.issues.map((issue) => {
     const name = issue.path.join('.') || '(environment)';
     const value = issue.path.length === 1 ? env[String(issue.path[0])] : undefined;
-    return value === undefined ? `${name}: ${issue.message} (not set)` : `${name}: ${issue.message}`;
+    if (value === undefined && issue.path.length === 1) return `${name}: required but not set`;
+    return `${name}: ${issue.message}`;
   });
   throw new ConfigError(problems);
 }

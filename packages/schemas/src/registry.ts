@@ -59,11 +59,26 @@ export class EventCodec {
   /** Registers (or finds) every subject; idempotent, called at start by every service. */
   async registerAll(): Promise<void> {
     for (const topic of Object.keys(TOPIC_VALUE_SCHEMAS) as EncodedTopic[]) {
-      const { id } = await this.registry.register(
-        { type: SchemaType.JSON, schema: JSON.stringify(jsonSchemaOf(topic)) },
-        { subject: valueSubject(this.topics[topic]) },
-      );
-      this.ids.set(topic, id);
+      this.ids.set(topic, await this.registerOne(topic));
+    }
+  }
+
+  /**
+   * The client registers a new subject first and sets its compatibility
+   * (BACKWARD) right after; a second service starting at that moment reads the
+   * registry's default and refuses. That window closes within milliseconds,
+   * so a compatibility mismatch is retried a few times before it counts.
+   */
+  private async registerOne(topic: EncodedTopic): Promise<number> {
+    const schema = { type: SchemaType.JSON as const, schema: JSON.stringify(jsonSchemaOf(topic)) };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { id } = await this.registry.register(schema, { subject: valueSubject(this.topics[topic]) });
+        return id;
+      } catch (error) {
+        if ((error as Error).name !== 'ConfluentSchemaRegistryCompatibilityError' || attempt >= 10) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+      }
     }
   }
 
