@@ -35,13 +35,40 @@ export async function adminProxyRoutes(app: FastifyInstance, config: AdminProxyC
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.bodyLimit }, (_request, body, done) => done(null, body));
   for (const { prefix, upstream } of ADMIN_ROUTES) {
-    const handler = (request: FastifyRequest, reply: FastifyReply) => forward(request, reply, upstream, config);
+    const handler = (request: FastifyRequest, reply: FastifyReply) => forward(request, reply, upstream, prefix, config);
     app.all(prefix, { bodyLimit: config.bodyLimit }, handler);
     app.all(`${prefix}/*`, { bodyLimit: config.bodyLimit }, handler);
   }
 }
 
-async function forward(request: FastifyRequest, reply: FastifyReply, upstream: Upstream, config: AdminProxyConfig) {
+/**
+ * The path exactly as it will reach the owning service, or undefined when it
+ * could reach anything else. `new URL()` and every HTTP stack resolve `..`
+ * (also percent-encoded, also with backslashes), so `/v1/rules/../../internal/…`
+ * would leave the admin prefix the gateway authorised and reach internal routes
+ * that trust the account id in their path.
+ */
+export function forwardablePath(url: string, prefix: string): string | undefined {
+  const [path = '', query] = splitOnce(url, '?');
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    return undefined;
+  }
+  if (decoded.includes('\\') || decoded.split('/').some((segment) => segment === '.' || segment === '..')) return undefined;
+  if (decoded !== prefix && !decoded.startsWith(`${prefix}/`)) return undefined;
+  return query === undefined ? path : `${path}?${query}`;
+}
+
+function splitOnce(value: string, separator: string): [string, string | undefined] {
+  const index = value.indexOf(separator);
+  return index < 0 ? [value, undefined] : [value.slice(0, index), value.slice(index + 1)];
+}
+
+async function forward(request: FastifyRequest, reply: FastifyReply, upstream: Upstream, prefix: string, config: AdminProxyConfig) {
+  const path = forwardablePath(request.url, prefix);
+  if (path === undefined) return reply.code(400).send({ message: `invalid path: '.' and '..' segments are not allowed in admin paths` });
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(request.headers)) {
     if (value !== undefined && !DROPPED_HEADERS.has(name)) headers[name] = Array.isArray(value) ? value.join(', ') : value;
@@ -50,7 +77,7 @@ async function forward(request: FastifyRequest, reply: FastifyReply, upstream: U
   const body = Buffer.isBuffer(request.body) && request.body.length > 0 ? request.body : undefined;
   let response: Response;
   try {
-    response = await fetch(new URL(request.url, config.upstreams[upstream]), {
+    response = await fetch(`${config.upstreams[upstream].replace(/\/+$/, '')}${path}`, {
       method: request.method,
       headers,
       body: request.method === 'GET' || request.method === 'HEAD' ? undefined : body,
