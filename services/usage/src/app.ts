@@ -46,7 +46,8 @@ export function buildUsage(config: UsageConfig, deps: UsageDeps) {
   const topics = topicNames(config.TOPIC_PREFIX);
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'kana-usage', logger });
   const codec = EventCodec.connect(config.SCHEMA_REGISTRY_URL, topics);
-  const pool = createPool({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA });
+  // One transaction per partition in flight on each of the two event topics, plus the queries.
+  const pool = createPool({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, max: 2 * config.CONSUMER_CONCURRENCY + 4 });
   const redis = createRedis({ url: config.REDIS_URL, keyPrefix: config.REDIS_KEY_PREFIX, logger });
   // Below the broker's default message.max.bytes (1 MB): one batch's outputs can be several MB, and a
   // produce request above the limit is refused every time, which would retry the batch forever.

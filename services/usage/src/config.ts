@@ -8,7 +8,7 @@ export const usageEnv = z.object({
   RULES_URL: z.url(),
   RULES_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(3_000),
   /** Partitions of one topic handled at the same time by this instance. */
-  CONSUMER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(3),
+  CONSUMER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(6),
 });
 
 export type UsageConfig = z.infer<typeof usageEnv>;

@@ -1,5 +1,5 @@
 import { userKey, type EventCodec, type EncodedTopic, type IdentityChange, type ReprocessMessage, type TopicValue, type TrackMessage } from '@kana/schemas';
-import { counter, type BatchResult, type ConsumedMessage, type CoalescingProducer, type Logger, type Registry } from '@kana/platform';
+import { counter, histogram, type BatchResult, type ConsumedMessage, type CoalescingProducer, type Logger, type Registry } from '@kana/platform';
 
 import { planBatch, snapshotNeeds, type Incoming } from './domain/batch';
 import { buildOutputs } from './domain/outputs';
@@ -31,12 +31,19 @@ export interface UsageHandlerDeps {
  */
 export class UsageHandlers {
   private readonly outcomes;
+  private readonly stepSeconds;
 
   constructor(private readonly deps: UsageHandlerDeps) {
     this.outcomes = counter(deps.metrics, {
       name: 'kana_usage_events_total',
       help: 'Track events handled, by source and outcome',
       labelNames: ['source', 'outcome'],
+    });
+    this.stepSeconds = histogram(deps.metrics, {
+      name: 'kana_usage_batch_step_seconds',
+      help: 'Time per step of a batch: where a slow batch spends it',
+      labelNames: ['step'],
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     });
   }
 
@@ -51,16 +58,22 @@ export class UsageHandlers {
 
   private async handle(source: 'track' | 'reprocess', messages: ConsumedMessage<TrackMessage | ReprocessMessage>[]): Promise<BatchResult> {
     const incoming = messages.map((message) => ({ offset: message.offset, value: message.value }) as Incoming);
+    const timer = this.stepSeconds.startTimer({ step: 'rules' });
     const snapshots = await this.deps.snapshots.forBatch(snapshotNeeds(incoming));
+    timer();
     const { planned, deadLetters } = planBatch(source, incoming, snapshots);
+    const write = this.stepSeconds.startTimer({ step: 'postgres' });
     const stored = await this.deps.store.writeBatch(planned);
+    write();
     const outputs = buildOutputs(planned, stored);
 
+    const produce = this.stepSeconds.startTimer({ step: 'produce' });
     await Promise.all([
       this.produce('usageRecords', outputs.usageRecords, (record) => userKey(record.accountId, record.userId)),
       this.produce('unmapped', outputs.unmapped, (message) => userKey(message.accountId, message.event.userId)),
       this.produce('reprocessed', outputs.reprocessed, (message) => userKey(message.accountId, message.userId)),
     ]);
+    produce();
 
     stored.forEach((state) => this.outcomes.inc({ source, outcome: state.status === 'existing' ? 'duplicate' : state.mapped ? 'mapped' : 'unmapped' }));
     for (const letter of deadLetters) this.deps.logger.error({ source, offset: letter.offset, reason: letter.reason }, 'track event refused');
@@ -69,7 +82,9 @@ export class UsageHandlers {
 
   private async produce<K extends EncodedTopic>(topic: K, values: TopicValue<K>[], keyOf: (value: TopicValue<K>) => string): Promise<void> {
     if (values.length === 0) return;
+    const encode = this.stepSeconds.startTimer({ step: 'encode' });
     const messages = await Promise.all(values.map(async (value) => ({ key: keyOf(value), value: await this.deps.codec.encode(topic, value) })));
+    encode();
     const name = this.deps.codec.topicName(topic);
     await Promise.all(chunkBySize(messages, MAX_SEND_BYTES).map((chunk) => this.deps.producer.send(name, chunk)));
   }
