@@ -18,6 +18,7 @@ import {
 import type { UsageConfig } from './config';
 import { UsageHandlers } from './consumer';
 import { HttpRulesClient } from './adapters/http-rules-client';
+import { PgPartitionMaintenance } from './adapters/pg-partitions';
 import { PgUsageStore } from './adapters/pg-usage-store';
 import { PgUsageQueries } from './adapters/pg-usage-queries';
 import { PgUserAliases } from './adapters/pg-user-aliases';
@@ -77,13 +78,10 @@ export function buildUsage(config: UsageConfig, deps: UsageDeps) {
   const lifecycle = new Lifecycle(logger);
   lifecycle.add({
     name: 'postgres',
-    start: async () => {
-      await migrate(pool, { schema: config.DATABASE_SCHEMA, dir: MIGRATIONS_DIR, logger });
-      // Partitions for the coming months; the default partition catches anything else.
-      await pool.query(`SELECT ensure_month_partitions('events', now() - interval '1 month', 4), ensure_month_partitions('usage_records', now() - interval '1 month', 4)`);
-    },
+    start: async () => void (await migrate(pool, { schema: config.DATABASE_SCHEMA, dir: MIGRATIONS_DIR, logger })),
     stop: () => pool.end(),
   });
+  lifecycle.add(new PgPartitionMaintenance({ monthsAhead: 3 }, { pool, logger }));
   lifecycle.add({ name: 'redis', start: () => redis.connect(), stop: async () => void (await redis.quit().catch(() => redis.disconnect())) });
   lifecycle.add({
     name: 'kafka-setup',
