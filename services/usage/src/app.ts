@@ -68,7 +68,12 @@ export function buildUsage(config: UsageConfig, deps: UsageDeps) {
   const concurrency = config.CONSUMER_CONCURRENCY;
   const consumers = [
     new BatchConsumer({ groupId: group('track'), topic: 'track', partitionsConsumedConcurrently: concurrency }, consumerDeps, around('track', handlers.onTrack)),
-    new BatchConsumer({ groupId: group('reprocess'), topic: 'reprocess', partitionsConsumedConcurrently: concurrency }, consumerDeps, around('reprocess', handlers.onReprocess)),
+    // Half the partitions at a time: a replay shares this process's thread and pool with live traffic.
+    new BatchConsumer(
+      { groupId: group('reprocess'), topic: 'reprocess', partitionsConsumedConcurrently: Math.max(1, Math.floor(concurrency / 2)) },
+      consumerDeps,
+      around('reprocess', handlers.onReprocess),
+    ),
     new BatchConsumer({ groupId: group('identity'), topic: 'identityChanges' }, consumerDeps, around('identityChanges', handlers.onIdentityChanges)),
   ];
 
