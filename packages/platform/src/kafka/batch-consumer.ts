@@ -66,6 +66,7 @@ export class BatchConsumer<K extends EncodedTopic> implements Component {
   private readonly consumer: Consumer;
   private readonly log: Logger;
   private running = false;
+  private stopping: Promise<void> | undefined;
   private crashed: Error | undefined;
   private readonly processed;
 
@@ -111,10 +112,12 @@ export class BatchConsumer<K extends EncodedTopic> implements Component {
   }
 
   /** Finishes the batch in flight (and commits it), then leaves the group. */
-  async stop(): Promise<void> {
-    if (!this.running) return;
-    this.running = false;
-    await this.consumer.disconnect();
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.running = false;
+      await this.consumer.disconnect();
+    })();
+    return this.stopping;
   }
 
   healthy(): boolean {

@@ -69,7 +69,8 @@ export class CoalescingProducer implements Component {
       lanes: config.lanes ?? 1,
       lingerMs: config.lingerMs ?? 2,
       maxBatchMessages: config.maxBatchMessages ?? 2_000,
-      maxBatchBytes: config.maxBatchBytes ?? 4 * 1024 * 1024,
+      // Below the broker's default message.max.bytes (1 MiB): a larger request is refused every time.
+      maxBatchBytes: config.maxBatchBytes ?? 768 * 1024,
       ackTimeoutMs: config.ackTimeoutMs ?? 5_000,
       maxQueuedMessages: config.maxQueuedMessages ?? 50_000,
     };
@@ -104,6 +105,8 @@ export class CoalescingProducer implements Component {
 
   send(topic: string, messages: OutMessage[]): Promise<void> {
     if (messages.length === 0) return Promise.resolve();
+    const chunks = this.chunk(messages);
+    if (chunks.length > 1) return Promise.all(chunks.map((chunk) => this.send(topic, chunk))).then(() => undefined);
     if (this.stopped) return Promise.reject(new UnavailableError('producer is stopping'));
     if (this.pendingMessages + this.inFlightMessages + messages.length > this.config.maxQueuedMessages) {
       return Promise.reject(new UnavailableError('Kafka is not keeping up: produce backlog is full'));
@@ -132,6 +135,25 @@ export class CoalescingProducer implements Component {
       this.pendingBytes += item.bytes;
       this.schedule();
     });
+  }
+
+  /** Splits one large send so that no produce request exceeds the batch bounds the broker accepts. */
+  private chunk(messages: OutMessage[]): OutMessage[][] {
+    const chunks: OutMessage[][] = [];
+    let current: OutMessage[] = [];
+    let bytes = 0;
+    for (const message of messages) {
+      const size = message.value.length + message.key.length;
+      if (current.length > 0 && (bytes + size > this.config.maxBatchBytes || current.length >= this.config.maxBatchMessages)) {
+        chunks.push(current);
+        current = [];
+        bytes = 0;
+      }
+      current.push(message);
+      bytes += size;
+    }
+    chunks.push(current);
+    return chunks;
   }
 
   private freeLane(): Lane | undefined {

@@ -62,6 +62,19 @@ describe('Kafka plumbing against the real broker and registry', () => {
     expect(read.every((message) => message.key === `acc_1:${message.value.event.userId}`)).toBe(true);
   });
 
+  it('splits one send larger than the broker accepts into several requests', async () => {
+    const filler = 'x'.repeat(1024);
+    const big = await Promise.all(
+      Array.from({ length: 2500 }, (_, index) => codec.encode('usageRecords', {
+        schemaVersion: 1, id: `r${index}`, accountId: 'acc_big', userId: 'u', featureId: filler, delta: 1,
+        messageId: `m${index}`, ruleId: null, timestamp: '2026-11-28T10:00:00.000Z', recordedAt: '2026-11-28T10:00:00.000Z',
+      })),
+    );
+    await producer.send(topics.usageRecords, big.map((value) => ({ key: 'acc_big:u', value })));
+    const read = await readTopic(codec, 'usageRecords', (all) => all.length >= 2500);
+    expect(new Set(read.map((message) => message.value.id)).size).toBe(2500);
+  });
+
   it('commits only handled batches, dead-letters undecodable and poison messages, and retries retriable failures', async () => {
     const good = [aTrackMessage({ userId: 'a' }), aTrackMessage({ userId: 'poison' }), aTrackMessage({ userId: 'b' })];
     await producer.send(topics.identify, [{ key: 'acc_1:x', value: Buffer.from('{"not":"wire format"}') }]);
