@@ -85,7 +85,8 @@ async function main() {
     const baselineRate = await baseline(app.pool, events);
 
     await app.lifecycle.start();
-    const count = async () => Number((await app.pool.query('SELECT count(*) AS n FROM processed_messages')).rows[0].n);
+    // Messages handled and committed by the consumer (a batch counts once its transaction and its produce are done).
+    const count = async () => (await metrics.getSingleMetric('kana_consumer_messages_total').get()).values.reduce((n, v) => n + v.value, 0);
     // The clock starts at the first applied message, so the consumer group's join delay is not counted.
     const first = await testing.waitFor(async () => { const n = await count(); return n > 0 ? n : undefined; }, { timeoutMs: 60_000, intervalMs: 20 });
     const started = process.hrtime.bigint();
@@ -118,7 +119,7 @@ function report({ identityRate, baselineRate, users, batches }) {
     '',
     `${EVENTS} identify events for ${users} users (${EVENTS_PER_USER} events each; name, email, billing id and one dropped trait),`,
     'pre-loaded on 6 partitions, consumed by one identity instance: decode through the registry, decide, one Postgres',
-    'transaction per fetched batch (row locks, dedup by messageId, per-field last-writer-wins, outbox), produce',
+    'transaction per fetched batch (ordered row locks, per-field last-writer-wins strict on ties, one outbox row), produce',
     '`kana.identity.changes` with acks=all, commit offsets. The clock starts at the first applied message.',
     `The consumer saw ${batches} batches (mean ${(EVENTS / batches).toFixed(0)} messages).`,
     `Baseline, same run, same rows: plain multi-row \`INSERT … ON CONFLICT DO UPDATE\` in batches of ${BATCH}, straight from memory.`,
@@ -144,7 +145,7 @@ function report({ identityRate, baselineRate, users, batches }) {
   const start = text.indexOf('## Identity');
   if (start >= 0) {
     const next = text.indexOf('\n## ', start + 1);
-    text = text.slice(0, start) + section + (next >= 0 ? text.slice(next + 1) : '');
+    text = text.slice(0, start) + section + (next >= 0 ? `\n${text.slice(next + 1)}` : '');
   } else {
     text = `${text.trimEnd()}\n\n${section}`;
   }

@@ -38,7 +38,7 @@ export function buildIdentity(config: IdentityConfig, overrides: { logger?: Logg
   const store = new PgIdentityStore({ pool });
   const admin = new PgAdminStore({ pool });
   const relay = new OutboxRelay(
-    { intervalMs: config.OUTBOX_SWEEP_MS, dedupRetentionDays: config.DEDUP_RETENTION_DAYS },
+    { intervalMs: config.OUTBOX_SWEEP_MS, sweepAfterMs: config.OUTBOX_SWEEP_AFTER_MS },
     { pool, producer, codec, logger },
   );
   const consumer = new BatchConsumer(

@@ -1,4 +1,4 @@
-import { uniqueId, waitFor } from '@kana/platform/testing';
+import { uniqueId } from '@kana/platform/testing';
 import type { IdentifyMessage } from '@kana/schemas';
 import { anIdentifyMessage, IdentityHarness } from '../test/harness';
 
@@ -49,10 +49,7 @@ it('ends with exactly one user per userId holding the newest data', async () => 
   await h.startInstance(); // joins the group: a rebalance with batches in flight
   await h.publish(all.slice(all.length / 2));
 
-  await waitFor(
-    async () => Number((await h.sql<{ n: string }>('SELECT count(*) AS n FROM processed_messages WHERE account_id = $1', [account]))[0]!.n) === events.length,
-    { timeoutMs: 150_000, intervalMs: 500, what: 'every identify applied' },
-  );
+  await h.drained(150_000);
   const rows = await h.sql<{ user_id: string; name: string; email: string; billing_id: string }>(
     'SELECT user_id, name, email, billing_id FROM users WHERE account_id = $1', [account],
   );

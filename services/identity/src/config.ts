@@ -8,9 +8,9 @@ export const identityEnv = z.object({
   HOST: z.string().default('0.0.0.0'),
   /** Consumer group of kana.segment.identify; instances sharing it split the partitions. */
   CONSUMER_GROUP: z.string().min(1).default('identity'),
-  /** How long applied messageIds are remembered for deduplication. */
-  DEDUP_RETENTION_DAYS: z.coerce.number().int().min(1).default(7),
   OUTBOX_SWEEP_MS: z.coerce.number().int().min(100).default(5_000),
+  /** Outbox rows older than this are produced by the sweep (younger ones are being produced by their writer). */
+  OUTBOX_SWEEP_AFTER_MS: z.coerce.number().int().min(0).default(60_000),
 });
 
 export type IdentityConfig = z.infer<typeof identityEnv>;

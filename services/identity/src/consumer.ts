@@ -5,10 +5,13 @@ import type { PgIdentityStore } from './adapters/pg-identify-store';
 import type { IdentifyInput } from './domain/user';
 
 /**
- * One fetched batch of kana.segment.identify: apply it in one transaction,
- * then produce its changes, then (BatchConsumer) commit the offsets.
- * A crash after the transaction replays the batch: every messageId is then
- * already processed and nothing changes twice; the changes wait in the outbox.
+ * One fetched batch of kana.segment.identify: apply it in one transaction
+ * (which also writes its changes to the outbox), then produce those changes
+ * from memory, then (BatchConsumer) commit the offsets.
+ * A crash after the transaction replays the batch: last writer wins (strict on
+ * ties) makes the replay write nothing, and its transaction takes over the
+ * outbox row the crashed one left for this partition, so the changes are
+ * produced then, before any later change of the partition.
  */
 export function identifyBatchHandler(deps: { store: PgIdentityStore; relay: OutboxRelay; logger: Logger; metrics: Registry }): BatchHandler<IdentifyMessage> {
   const size = histogram(deps.metrics, {
@@ -28,11 +31,11 @@ export function identifyBatchHandler(deps: { store: PgIdentityStore; relay: Outb
       traits: value.event.traits,
     }));
     const applying = seconds.startTimer({ step: 'apply' });
-    const outcome = await deps.store.applyBatch(inputs);
+    const { applied, skipped, outbox } = await deps.store.applyBatch(inputs, `identify:${partition}`);
     applying();
     const producing = seconds.startTimer({ step: 'produce' });
-    await deps.relay.flush();
+    await deps.relay.publish(outbox);
     producing();
-    deps.logger.debug({ partition, ...outcome }, 'identify batch applied');
+    deps.logger.debug({ partition, applied, skipped, changes: outbox?.changes.length ?? 0 }, 'identify batch applied');
   };
 }

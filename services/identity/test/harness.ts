@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { ACCOUNT_HEADER, CoalescingProducer, createKafka, createLogger, createMetrics } from '@kana/platform';
-import { deleteTopicsWithPrefix, dropSchema, testEnv, uniqueId } from '@kana/platform/testing';
+import { deleteTopicsWithPrefix, dropSchema, testEnv, uniqueId, waitFor } from '@kana/platform/testing';
 import { SCHEMA_VERSION, userKey, type EventCodec, type IdentifyMessage } from '@kana/schemas';
 import { buildIdentity, type IdentityApp } from '../src/app';
 import { loadIdentityConfig } from '../src/config';
@@ -32,11 +32,12 @@ export class IdentityHarness {
   private readonly env: Record<string, string>;
   private readonly logger = createLogger({ name: 'identity-test', level: process.env.TEST_LOG_LEVEL ?? 'warn' });
   private readonly producer: CoalescingProducer;
+  private readonly kafka: ReturnType<typeof createKafka>;
 
   constructor() {
     this.env = { ...testEnv('identity'), PORT: '0', HOST: '127.0.0.1', OUTBOX_SWEEP_MS: '500' };
-    const kafka = createKafka({ brokers: [this.env.KAFKA_BROKERS!], clientId: 'identity-test', logger: this.logger });
-    this.producer = new CoalescingProducer({}, { kafka, logger: this.logger, metrics: createMetrics('identity-test', { defaults: false }) });
+    this.kafka = createKafka({ brokers: [this.env.KAFKA_BROKERS!], clientId: 'identity-test', logger: this.logger });
+    this.producer = new CoalescingProducer({}, { kafka: this.kafka, logger: this.logger, metrics: createMetrics('identity-test', { defaults: false }) });
   }
 
   /** Starts one more instance in the same consumer group and schema. */
@@ -82,6 +83,28 @@ export class IdentityHarness {
     const text = await response.text();
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     return { statusCode: response.status, body: text, json: (): any => JSON.parse(text) };
+  }
+
+  /** Waits until the consumer group committed every identify published so far: all of them were applied. */
+  async drained(timeoutMs = 60_000): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const topic = this.codec.topicName('identify');
+      const { TOPIC_PREFIX, CONSUMER_GROUP } = loadIdentityConfig(this.env);
+      const groupId = `${TOPIC_PREFIX}${CONSUMER_GROUP}`;
+      await waitFor(
+        async () => {
+          const ends = await admin.fetchTopicOffsets(topic);
+          const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+          const at = new Map(committed!.partitions.map((p) => [p.partition, BigInt(p.offset)]));
+          return ends.every((end) => BigInt(end.offset) === 0n || at.get(end.partition) === BigInt(end.offset));
+        },
+        { timeoutMs, intervalMs: 200, what: 'every identify consumed and committed' },
+      );
+    } finally {
+      await admin.disconnect();
+    }
   }
 
   async sql<R extends object>(text: string, values: unknown[] = []): Promise<R[]> {

@@ -5,7 +5,7 @@ import type { UserRecord } from '../domain/user';
 import { wrapPgError } from './pg-errors';
 import { importCustomers, type ImportedCustomer, type ImportOutcome } from './pg-import';
 import { fromRow, USER_COLUMNS, type UserRow } from './pg-rows';
-import { deleteUsers, insertOutbox, updateUsers } from './pg-user-writes';
+import { deleteUsers, insertOutbox, updateUsers, type OutboxEntry } from './pg-user-writes';
 
 export interface AttentionIssue {
   userId: string | null;
@@ -21,11 +21,12 @@ const ATTENTION_LIMIT = 1000;
 export class PgAdminStore {
   constructor(private readonly deps: { pool: Pool }) {}
 
+  /** `userId` also finds the survivor of a merged-away userId: the user its events count toward. */
   async list(accountId: string, filter: { userId?: string; email?: string; after?: string; limit: number }): Promise<UserRecord[]> {
     const { rows } = await this.query<UserRow>(
       `SELECT ${USER_COLUMNS} FROM users
-       WHERE account_id = $1 AND ($2::text IS NULL OR user_id = $2) AND ($3::text IS NULL OR email_normalized = $3)
-         AND ($4::uuid IS NULL OR id > $4)
+       WHERE account_id = $1 AND ($3::text IS NULL OR email_normalized = $3) AND ($4::uuid IS NULL OR id > $4)
+         AND ($2::text IS NULL OR user_id = $2 OR id = (SELECT survivor_id FROM user_aliases WHERE account_id = $1 AND user_id = $2))
        ORDER BY id LIMIT $5`,
       [accountId, filter.userId ?? null, filter.email?.trim().toLowerCase() ?? null, filter.after ?? null, filter.limit],
     );
@@ -50,8 +51,21 @@ export class PgAdminStore {
        ORDER BY email_normalized, created_at, id`,
       [accountId, ATTENTION_LIMIT],
     );
+    // Only what still needs the account: an invalid field value stops counting
+    // once the user holds a value written by a newer event (e.g. a later valid
+    // billing id), a merge conflict once the email no longer matches an import
+    // and another user, and any issue once its user was deleted or merged away.
     const issues = await this.query<{ user_id: string | null; kind: string; detail: string; at: Date }>(
-      'SELECT user_id, kind, detail, at FROM identity_issues WHERE account_id = $1 ORDER BY at DESC, id DESC LIMIT $2',
+      `SELECT i.user_id, i.kind, i.detail, i.at FROM identity_issues i JOIN users u ON u.account_id = i.account_id AND u.user_id = i.user_id
+       WHERE i.account_id = $1 AND CASE i.kind
+         WHEN 'invalid_name' THEN u.name_at IS NULL OR u.name_at < i.at
+         WHEN 'invalid_email' THEN u.email_at IS NULL OR u.email_at < i.at
+         WHEN 'invalid_billing_id' THEN u.billing_at IS NULL OR u.billing_at < i.at
+         WHEN 'merge_conflict' THEN i.email_normalized IS NULL OR (
+           SELECT count(*) > 1 AND count(*) FILTER (WHERE s.user_id IS NULL) > 0 FROM users s
+           WHERE s.account_id = i.account_id AND s.email_normalized = i.email_normalized)
+         ELSE true END
+       ORDER BY i.at DESC, i.id DESC LIMIT $2`,
       [accountId, ATTENTION_LIMIT],
     );
     const groups = new Map<string, UserRecord[]>();
@@ -66,9 +80,11 @@ export class PgAdminStore {
   /**
    * Merges `fromId` into `intoId`: the survivor keeps its fields and fills the
    * missing ones (userId included) from the other, which is deleted. The
+   * merged-away userId (and every userId merged into it before) becomes an
+   * alias of the survivor: later identifies for it update the survivor. The
    * merged change lets usage move the other's records to the survivor.
    */
-  async merge(accountId: string, fromId: string, intoId: string): Promise<UserRecord> {
+  async merge(accountId: string, fromId: string, intoId: string): Promise<{ user: UserRecord; outbox: OutboxEntry | undefined }> {
     if (fromId === intoId) throw httpError(400, 'intoId must name another user than the one being merged');
     return this.transaction('merge users', async (client) => {
       const { rows } = await client.query<UserRow>(
@@ -82,29 +98,50 @@ export class PgAdminStore {
       const now = new Date().toISOString();
       fillMissing(into, from);
       into.updatedAt = now;
+      // Aliases follow the survivor before `from` goes (they reference it).
+      await client.query('UPDATE user_aliases SET survivor_id = $2 WHERE survivor_id = $1', [from.id, into.id]);
       // Delete first: the survivor may take the other's userId, which is unique.
       await deleteUsers(client, [from.id]);
       await updateUsers(client, [into]);
-      if (from.userId !== null && from.userId !== into.userId) await tombstone(client, accountId, from.userId, now);
-      await insertOutbox(client, [identityChangeOf('merged', into, from, now)]);
-      return into;
+      if (from.userId !== null && from.userId !== into.userId) {
+        await client.query(
+          `INSERT INTO user_aliases (account_id, user_id, survivor_id, merged_at) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (account_id, user_id) DO UPDATE SET survivor_id = excluded.survivor_id, merged_at = excluded.merged_at`,
+          [accountId, from.userId, into.id, now],
+        );
+        // A userId deleted before and then merged: the alias decides from now on.
+        await client.query('DELETE FROM deleted_users WHERE account_id = $1 AND user_id = $2', [accountId, from.userId]);
+      }
+      await forgetIssues(client, accountId, from.userId === into.userId ? null : from.userId);
+      const outbox = await insertOutbox(client, 'admin', [identityChangeOf('merged', into, from, now)]);
+      return { user: into, outbox };
     });
   }
 
-  /** Deletes a user; a late identify older than now will not bring it back. */
-  async delete(accountId: string, id: string): Promise<boolean> {
+  /**
+   * Deletes a user; a late identify older than now, for its userId or one
+   * merged into it, will not bring it back. Undefined when there is no such user.
+   */
+  async delete(accountId: string, id: string): Promise<{ outbox: OutboxEntry | undefined } | undefined> {
     return this.transaction('delete user', async (client) => {
+      const now = new Date().toISOString();
+      // Its aliases become deletions too (and must go before the user they reference).
+      const aliases = await client.query<{ user_id: string }>(
+        'DELETE FROM user_aliases WHERE account_id = $1 AND survivor_id = $2 RETURNING user_id',
+        [accountId, id],
+      );
       const { rows } = await client.query<UserRow>(`DELETE FROM users WHERE account_id = $1 AND id = $2 RETURNING ${USER_COLUMNS}`, [accountId, id]);
       const user = rows[0] && fromRow(rows[0]);
-      if (!user) return false;
-      const now = new Date().toISOString();
-      if (user.userId !== null) await tombstone(client, accountId, user.userId, now);
-      await insertOutbox(client, [identityChangeOf('deleted', user, null, now)]);
-      return true;
+      if (!user) return undefined;
+      for (const userId of [...aliases.rows.map((r) => r.user_id), ...(user.userId === null ? [] : [user.userId])]) {
+        await tombstone(client, accountId, userId, now);
+      }
+      await forgetIssues(client, accountId, user.userId);
+      return { outbox: await insertOutbox(client, 'admin', [identityChangeOf('deleted', user, null, now)]) };
     });
   }
 
-  async import(accountId: string, customers: ImportedCustomer[]): Promise<ImportOutcome> {
+  async import(accountId: string, customers: ImportedCustomer[]): Promise<ImportOutcome & { outbox: OutboxEntry | undefined }> {
     return this.transaction('import customers', (client) => importCustomers(client, accountId, customers));
   }
 
@@ -123,6 +160,11 @@ export class PgAdminStore {
       throw wrapPgError(doing, error);
     }
   }
+}
+
+/** A user that is gone has nothing left to fix: its issues leave the attention list for good. */
+async function forgetIssues(client: PoolClient, accountId: string, userId: string | null): Promise<void> {
+  if (userId !== null) await client.query('DELETE FROM identity_issues WHERE account_id = $1 AND user_id = $2', [accountId, userId]);
 }
 
 async function tombstone(client: PoolClient, accountId: string, userId: string, at: string): Promise<void> {

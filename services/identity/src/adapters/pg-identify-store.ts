@@ -1,101 +1,93 @@
 import { randomUUID } from 'node:crypto';
 import { inTransaction, type Pool, type PoolClient } from '@kana/platform';
 import { decide } from '../domain/decide';
-import { readIdentityTraits } from '../domain/traits';
+import { readIdentityTraits, type IdentityFields } from '../domain/traits';
 import type { IdentifyInput } from '../domain/user';
 import { UserView } from '../domain/user-view';
 import { lostRace, wrapPgError } from './pg-errors';
 import { fromRow, USER_COLUMNS, type UserRow } from './pg-rows';
-import { deleteUsers, insertIssues, insertOutbox, insertUsers, updateUsers } from './pg-user-writes';
+import { deleteUsers, insertIssues, insertOutbox, insertUsers, updateUsers, type OutboxEntry } from './pg-user-writes';
 
 export interface BatchOutcome {
   applied: number;
-  duplicates: number;
-  changes: number;
+  skipped: number;
+  /** The outbox row this batch committed (its changes, after any left over by an earlier batch of the source). */
+  outbox: OutboxEntry | undefined;
 }
 
 /**
  * Applies one batch of identify events in ONE transaction:
- *   lock the users the batch can touch (by userId and email, ordered by id, so
- *   two instances lock in the same order and cannot deadlock on them) → read
- *   which messageIds were already applied and which userIds were deleted →
- *   decide and apply every event in order in memory → write users, issues,
- *   processed messageIds and the outbox of changes → commit.
+ *   lock the users the batch can touch (by userId, email and the survivor of a
+ *   merged-away userId, ordered by id, so two instances lock in the same order
+ *   and cannot deadlock on them) → read deletions and aliases → decide and
+ *   apply every event in order in memory → write users, issues and the outbox
+ *   row of changes (taking over what `source` left unproduced) → commit.
  * A crash or a lost race anywhere rolls everything back and the batch is
- * retried; the processed messageIds make a retry after commit a no-op, and the
- * outbox keeps the changes of a committed batch until they are produced.
+ * retried. A replay after the commit writes nothing (per-field last writer
+ * wins, strict on ties, see decide) and so produces no new change; the changes
+ * of the committed batch are still in its outbox row, which the replay takes
+ * over and produces.
  */
 export class PgIdentityStore {
   constructor(private readonly deps: { pool: Pool; newId?: () => string }) {}
 
-  async applyBatch(inputs: IdentifyInput[]): Promise<BatchOutcome> {
-    if (inputs.length === 0) return { applied: 0, duplicates: 0, changes: 0 };
+  /** `source` identifies the batch's producer of changes, e.g. `identify:<partition>`: one batch of it at a time. */
+  async applyBatch(inputs: IdentifyInput[], source: string): Promise<BatchOutcome> {
     try {
-      return await inTransaction(this.deps.pool, (client) => this.apply(client, inputs));
+      return await inTransaction(this.deps.pool, (client) => this.apply(client, inputs, source));
     } catch (error) {
       throw wrapPgError('apply identify batch', error);
     }
   }
 
-  private async apply(client: PoolClient, inputs: IdentifyInput[]): Promise<BatchOutcome> {
-    const view = await this.load(client, inputs);
-    let duplicates = 0;
-    for (const input of inputs) {
-      const decision = decide(view, input);
-      if (decision.action === 'skip') duplicates++;
-      view.apply(input, decision);
-    }
+  private async apply(client: PoolClient, inputs: IdentifyInput[], source: string): Promise<BatchOutcome> {
+    const fields = inputs.map((input) => readIdentityTraits(input.traits));
+    const view = await this.load(client, inputs, fields);
+    inputs.forEach((input, i) => view.apply(input, decide(view, input, fields[i])));
     await deleteUsers(client, [...view.removed.keys()]);
     await updateUsers(client, [...view.updated].map((id) => view.get(id)!));
     await insertUsers(client, [...view.inserted].map((id) => view.get(id)!));
     await insertIssues(client, view.issues);
-    if (view.messages.length > 0) {
-      const result = await client.query(
-        `INSERT INTO processed_messages (account_id, message_id) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING`,
-        [view.messages.map((m) => m.accountId), view.messages.map((m) => m.messageId)],
-      );
-      // Another instance applied one of these messages while we worked (a rebalance): start over and skip it.
-      if (result.rowCount !== view.messages.length) throw lostRace('a message of this batch was applied by another instance');
-    }
-    await insertOutbox(client, view.changes);
-    return { applied: view.messages.length, duplicates, changes: view.changes.length };
+    const outbox = await insertOutbox(client, source, view.changes, { takeOver: true });
+    return { applied: view.applied, skipped: view.skipped, outbox };
   }
 
-  private async load(client: PoolClient, inputs: IdentifyInput[]): Promise<UserView> {
+  private async load(client: PoolClient, inputs: IdentifyInput[], fields: IdentityFields[]): Promise<UserView> {
     const byUser = unique(inputs.map((i) => [i.accountId, i.userId]));
-    const byEmail = unique(
-      inputs.flatMap((i) => {
-        const email = readIdentityTraits(i.traits).email?.normalized;
-        return email === undefined ? [] : [[i.accountId, email]];
-      }),
-    );
+    const byEmail = unique(inputs.flatMap((i, n) => (fields[n]!.email ? [[i.accountId, fields[n]!.email!.normalized]] : [])));
     const users = await client.query<UserRow>(
       `SELECT ${USER_COLUMNS} FROM users WHERE id IN (
          SELECT u.id FROM users u JOIN unnest($1::text[], $2::text[]) AS k(a, v) ON u.account_id = k.a AND u.user_id = k.v
          UNION
          SELECT u.id FROM users u JOIN unnest($3::text[], $4::text[]) AS k(a, v) ON u.account_id = k.a AND u.email_normalized = k.v
+         UNION
+         SELECT x.survivor_id FROM user_aliases x JOIN unnest($1::text[], $2::text[]) AS k(a, v) ON x.account_id = k.a AND x.user_id = k.v
        ) ORDER BY id FOR UPDATE`,
       [byUser.map((p) => p[0]), byUser.map((p) => p[1]), byEmail.map((p) => p[0]), byEmail.map((p) => p[1])],
     );
     // Read after the locks: under READ COMMITTED this sees what a concurrent
-    // instance committed on the same users before we got them.
-    const processed = await client.query<{ account_id: string; message_id: string }>(
-      `SELECT p.account_id, p.message_id FROM processed_messages p
-       JOIN unnest($1::text[], $2::text[]) AS k(a, v) ON p.account_id = k.a AND p.message_id = k.v`,
-      [inputs.map((i) => i.accountId), inputs.map((i) => i.messageId)],
-    );
-    const tombstones = await client.query<{ account_id: string; user_id: string; deleted_at: Date }>(
-      `SELECT d.account_id, d.user_id, d.deleted_at FROM deleted_users d
-       JOIN unnest($1::text[], $2::text[]) AS k(a, v) ON d.account_id = k.a AND d.user_id = k.v`,
+    // merge or delete committed on the same users before we got them.
+    const gone = await client.query<{ account_id: string; user_id: string; at: Date; survivor_id: string | null }>(
+      `SELECT d.account_id, d.user_id, d.deleted_at AS at, NULL::uuid AS survivor_id FROM deleted_users d
+         JOIN unnest($1::text[], $2::text[]) AS k(a, v) ON d.account_id = k.a AND d.user_id = k.v
+       UNION ALL
+       SELECT x.account_id, x.user_id, x.merged_at, x.survivor_id FROM user_aliases x
+         JOIN unnest($1::text[], $2::text[]) AS k(a, v) ON x.account_id = k.a AND x.user_id = k.v`,
       [byUser.map((p) => p[0]), byUser.map((p) => p[1])],
     );
+    const now = new Date().toISOString();
+    const locked = new Set(users.rows.map((row) => row.id));
+    const aliases = gone.rows.filter((r) => r.survivor_id !== null);
+    // A merge committed between our snapshot and our locks: its survivor is not locked.
+    if (aliases.some((r) => !locked.has(r.survivor_id!))) throw lostRace('a user of this batch was merged meanwhile');
     return new UserView(
       {
         users: users.rows.map(fromRow),
-        processed: processed.rows.map((r) => ({ accountId: r.account_id, messageId: r.message_id })),
-        tombstones: tombstones.rows.map((r) => ({ accountId: r.account_id, userId: r.user_id, at: r.deleted_at.getTime() })),
+        tombstones: gone.rows.filter((r) => r.survivor_id === null).map((r) => ({ accountId: r.account_id, userId: r.user_id, at: r.at.getTime() })),
+        aliases: aliases.map((r) => ({ accountId: r.account_id, userId: r.user_id, survivorId: r.survivor_id!, at: r.at.getTime() })),
       },
-      { newId: this.deps.newId ?? randomUUID, now: () => new Date().toISOString() },
+      // One clock reading per batch: updatedAt is the batch's commit time, not per event.
+      { newId: this.deps.newId ?? randomUUID, now: () => now },
     );
   }
 }

@@ -4,7 +4,7 @@ import { normalizeEmail } from '../domain/traits';
 import type { UserRecord } from '../domain/user';
 import { identityChangeOf } from '../domain/changes';
 import { fromRow, USER_COLUMNS, type UserRow } from './pg-rows';
-import { insertOutbox, insertUsers, updateUsers } from './pg-user-writes';
+import { insertOutbox, insertUsers, updateUsers, type OutboxEntry } from './pg-user-writes';
 
 export interface ImportedCustomer {
   /** A Stripe customer id, validated by the route. */
@@ -27,7 +27,7 @@ export interface ImportOutcome {
  * - otherwise → a new user without userId, which a later identify with the email claims.
  * Field timestamps stay null, so any identify overrides imported values.
  */
-export async function importCustomers(client: PoolClient, accountId: string, customers: ImportedCustomer[]): Promise<ImportOutcome> {
+export async function importCustomers(client: PoolClient, accountId: string, customers: ImportedCustomer[]): Promise<ImportOutcome & { outbox: OutboxEntry | undefined }> {
   const emails = [...new Set(customers.flatMap((c) => (c.email ? [normalizeEmail(c.email)!] : [])))];
   const { rows } = await client.query<UserRow>(
     `SELECT ${USER_COLUMNS} FROM users WHERE account_id = $1 AND (billing_id = ANY($2::text[]) OR email_normalized = ANY($3::text[]))
@@ -72,9 +72,9 @@ export async function importCustomers(client: PoolClient, accountId: string, cus
   }
   await updateUsers(client, [...updated.values()]);
   await insertUsers(client, created);
-  await insertOutbox(client, [
+  const outbox = await insertOutbox(client, 'admin', [
     ...[...updated.values()].map((u) => identityChangeOf('updated', u, null, now)),
     ...created.map((u) => identityChangeOf('created', u, null, now)),
   ]);
-  return outcome;
+  return { ...outcome, outbox };
 }

@@ -44,10 +44,13 @@ export async function insertIssues(client: PoolClient, all: IdentityIssue[]): Pr
   const issues = [...latest.values()];
   if (issues.length === 0) return;
   await client.query(
-    `INSERT INTO identity_issues (account_id, user_id, kind, detail, at)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
+    `INSERT INTO identity_issues (account_id, user_id, kind, detail, at, email_normalized)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[])
      ON CONFLICT (account_id, user_id, kind, detail) DO UPDATE SET at = greatest(identity_issues.at, excluded.at)`,
-    [issues.map((i) => i.accountId), issues.map((i) => i.userId), issues.map((i) => i.kind), issues.map((i) => i.detail), issues.map((i) => i.at)],
+    [
+      issues.map((i) => i.accountId), issues.map((i) => i.userId), issues.map((i) => i.kind), issues.map((i) => i.detail), issues.map((i) => i.at),
+      issues.map((i) => i.email ?? null),
+    ],
   );
 }
 
@@ -56,10 +59,26 @@ export function changeKey(change: IdentityChange): string {
   return change.user.userId === null ? `${change.accountId}:${change.user.id}` : userKey(change.accountId, change.user.userId);
 }
 
-export async function insertOutbox(client: PoolClient, changes: IdentityChange[]): Promise<void> {
-  if (changes.length === 0) return;
-  await client.query('INSERT INTO outbox (key, payload) SELECT * FROM unnest($1::text[], $2::jsonb[])', [
-    changes.map(changeKey),
-    changes.map((change) => JSON.stringify(change)),
-  ]);
+/** An outbox row: changes committed with the data, produced after the commit (see OutboxRelay). */
+export interface OutboxEntry {
+  seq: string;
+  changes: IdentityChange[];
+}
+
+/**
+ * Writes `changes` as one outbox row of `source`. With `takeOver`, the rows
+ * that `source` left behind (its batch committed but the changes were not
+ * produced: a crash or Kafka down) are deleted and their changes put first in
+ * the new row, so they are produced before the new ones, in order.
+ */
+export async function insertOutbox(client: PoolClient, source: string, changes: IdentityChange[], options: { takeOver?: boolean } = {}): Promise<OutboxEntry | undefined> {
+  let all = changes;
+  if (options.takeOver) {
+    const { rows } = await client.query<{ seq: string; changes: IdentityChange[] }>('DELETE FROM outbox_batches WHERE source = $1 RETURNING seq, changes', [source]);
+    rows.sort((a, b) => Number(BigInt(a.seq) - BigInt(b.seq)));
+    if (rows.length > 0) all = [...rows.flatMap((row) => row.changes), ...changes];
+  }
+  if (all.length === 0) return undefined;
+  const { rows } = await client.query<{ seq: string }>('INSERT INTO outbox_batches (source, changes) VALUES ($1, $2::json) RETURNING seq', [source, JSON.stringify(all)]);
+  return { seq: rows[0]!.seq, changes: all };
 }

@@ -8,13 +8,13 @@ const T1 = '2024-05-01T11:00:00.000Z';
 const T2 = '2024-05-01T12:00:00.000Z';
 
 /** Runs events through decide + apply in order, as the store does for one batch. */
-function run(users: UserRecord[], events: IdentifyInput[], loaded: { processed?: string[]; deleted?: [string, string][] } = {}) {
+function run(users: UserRecord[], events: IdentifyInput[], loaded: { deleted?: [string, string][]; aliases?: [string, string, string][] } = {}) {
   let n = 0;
   const view = new UserView(
     {
       users,
-      processed: (loaded.processed ?? []).map((messageId) => ({ accountId: 'acc1', messageId })),
       tombstones: (loaded.deleted ?? []).map(([userId, at]) => ({ accountId: 'acc1', userId, at: Date.parse(at) })),
+      aliases: (loaded.aliases ?? []).map(([userId, survivorId, at]) => ({ accountId: 'acc1', userId, survivorId, at: Date.parse(at) })),
     },
     { newId: () => `new-${++n}`, now: () => '2024-06-01T00:00:00.000Z' },
   );
@@ -127,7 +127,7 @@ describe('decide: the identity table of DESIGN.md', () => {
   });
 });
 
-describe('decide: order, duplicates and bad traits', () => {
+describe('decide: order, duplicates, aliases and bad traits', () => {
   it('never lets an older event overwrite a newer field, but lets it fill a field nobody wrote', () => {
     const { state } = run([], [
       anIdentify({ timestamp: T2, traits: { name: 'New' } }),
@@ -136,13 +136,43 @@ describe('decide: order, duplicates and bad traits', () => {
     expect(state('u1')).toMatchObject({ name: 'New', email: 'ann@x.io', nameAt: Date.parse(T2), emailAt: Date.parse(T1) });
   });
 
-  it('ignores a messageId that was already processed, in an earlier batch or earlier in the same one', () => {
-    const dup = anIdentify({ messageId: 'm1', timestamp: T2, traits: { name: 'Twice' } });
-    expect(run([aUser({ name: 'Ann' })], [dup], { processed: ['m1'] })).toMatchObject({ actions: ['skip:duplicate'], changes: [] });
-    const { actions, changes, view } = run([], [dup, { ...dup, traits: { name: 'Changed retry' } }]);
-    expect(actions).toEqual(['create', 'skip:duplicate']);
+  it('lets a redelivered event change nothing, in a later batch or later in the same one, even with a changed body', () => {
+    const first = anIdentify({ messageId: 'm1', timestamp: T1, traits: { name: 'Ann', email: 'ann@x.io', billingUserId: 'not valid' } });
+    const { actions, changes, issues, view } = run([], [first, { ...first, traits: { ...first.traits, name: 'Changed retry', email: 'other@x.io' } }]);
+    expect(actions).toEqual(['create', 'update']);
     expect(changes).toEqual(['created']);
-    expect(view.byUserId('acc1', 'u1')?.name).toBe('Twice');
+    // The bad billing id was never stored, so the replay reports it again: the same issue, and issues are a set.
+    expect(new Set(view.issues.map((issue) => JSON.stringify(issue)))).toEqual(new Set([JSON.stringify(view.issues[0])]));
+    expect(issues[0]).toBe('invalid_billing_id');
+    expect(view.byUserId('acc1', 'u1')).toMatchObject({ name: 'Ann', email: 'ann@x.io' });
+
+    const stored = aUser({ id: 'a', name: 'Ann', nameAt: Date.parse(T1), ...withEmail('ann@x.io'), emailAt: Date.parse(T1) });
+    const later = run([stored, anImport({ id: 'imp', ...withEmail('ann@x.io') })], [{ ...first, traits: { name: 'Ann', email: 'ann@x.io' } }]);
+    expect(later).toMatchObject({ actions: ['update'], changes: [], issues: [] });
+    expect(later.view.get('imp')).toBeDefined(); // a replay does not merge what the original did not
+  });
+
+  it('keeps the first of two different events with the same timestamp (strict on ties)', () => {
+    const { state } = run([], [anIdentify({ timestamp: T1, traits: { name: 'First' } }), anIdentify({ timestamp: T1, traits: { name: 'Second' } })]);
+    expect(state('u1')?.name).toBe('First');
+  });
+
+  it('records an invalid value only when the event is newer than the stored one', () => {
+    const user = aUser({ billingId: 'cus_KeepThisOne1', billingProvider: 'stripe', billingAt: Date.parse(T1) });
+    expect(run([user], [anIdentify({ timestamp: T0, traits: { billingUserId: 'bad id' } })]).issues).toEqual([]);
+    expect(run([{ ...user }], [anIdentify({ timestamp: T2, traits: { billingUserId: 'bad id' } })]).issues).toEqual(['invalid_billing_id']);
+  });
+
+  it('applies an identify for a merged-away userId to the survivor when newer than the merge, and skips an older one', () => {
+    const survivor = () => aUser({ id: 'keep', userId: 'keep', name: 'Keep', nameAt: Date.parse(T0) });
+    const newer = run([survivor()], [anIdentify({ userId: 'gone', timestamp: T2, traits: { name: 'Renamed', billingUserId: 'bad id' } })], { aliases: [['gone', 'keep', T1]] });
+    expect(newer).toMatchObject({ actions: ['update'], changes: ['updated'], issues: ['invalid_billing_id'] });
+    expect(newer.state('keep')).toMatchObject({ id: 'keep', name: 'Renamed' });
+    expect(newer.state('gone')).toBeUndefined();
+    expect(newer.view.issues[0]).toMatchObject({ userId: 'keep' });
+    const older = run([survivor()], [anIdentify({ userId: 'gone', timestamp: T0, traits: { name: 'Late retry' } })], { aliases: [['gone', 'keep', T1]] });
+    expect(older).toMatchObject({ actions: ['skip:merged_later'], changes: [] });
+    expect(older.state('keep')?.name).toBe('Keep');
   });
 
   it('does not bring back a deleted user with an event older than the deletion, but does with a newer one', () => {

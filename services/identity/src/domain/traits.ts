@@ -9,6 +9,8 @@ export type IssueKind = 'invalid_billing_id' | 'invalid_email' | 'invalid_name' 
 export interface Problem {
   kind: IssueKind;
   detail: string;
+  /** For merge_conflict: the normalised email that is ambiguous (the conflict is resolved once it no longer is). */
+  email?: string;
 }
 
 export interface IdentityFields {

@@ -1,6 +1,6 @@
 import type { IdentityChange } from '@kana/schemas';
 import { identityChangeOf } from './changes';
-import type { Decision, UserLookup } from './decide';
+import { isNewer, type Decision, type UserLookup } from './decide';
 import type { IdentityFields } from './traits';
 import type { IdentifyInput, IdentityIssue, UserRecord } from './user';
 
@@ -17,28 +17,31 @@ export class UserView implements UserLookup {
   private readonly users = new Map<string, UserRecord>();
   private readonly idByUserId = new Map<string, string>();
   private readonly idsByEmail = new Map<string, Set<string>>();
-  private readonly processed = new Set<string>();
   private readonly tombstones = new Map<string, number>();
+  private readonly aliases = new Map<string, { survivorId: string; at: number }>();
 
   readonly inserted = new Set<string>();
   readonly updated = new Set<string>();
   readonly removed = new Map<string, UserRecord>();
-  readonly messages: { accountId: string; messageId: string }[] = [];
   readonly issues: IdentityIssue[] = [];
   readonly changes: IdentityChange[] = [];
+  applied = 0;
+  skipped = 0;
 
   constructor(
-    loaded: { users: UserRecord[]; processed: { accountId: string; messageId: string }[]; tombstones: { accountId: string; userId: string; at: number }[] },
+    loaded: {
+      users: UserRecord[];
+      tombstones: { accountId: string; userId: string; at: number }[];
+      /** Merged-away userIds; each survivor must be among `users`. */
+      aliases?: { accountId: string; userId: string; survivorId: string; at: number }[];
+    },
     private readonly deps: { newId: () => string; now: () => string },
   ) {
     for (const user of loaded.users) this.index({ ...user });
-    for (const { accountId, messageId } of loaded.processed) this.processed.add(k(accountId, messageId));
     for (const { accountId, userId, at } of loaded.tombstones) this.tombstones.set(k(accountId, userId), at);
+    for (const { accountId, userId, survivorId, at } of loaded.aliases ?? []) this.aliases.set(k(accountId, userId), { survivorId, at });
   }
 
-  isProcessed(accountId: string, messageId: string): boolean {
-    return this.processed.has(k(accountId, messageId));
-  }
   byUserId(accountId: string, userId: string): UserRecord | undefined {
     const id = this.idByUserId.get(k(accountId, userId));
     return id === undefined ? undefined : this.users.get(id);
@@ -49,18 +52,25 @@ export class UserView implements UserLookup {
   deletedAt(accountId: string, userId: string): number | undefined {
     return this.tombstones.get(k(accountId, userId));
   }
+  aliasOf(accountId: string, userId: string): { survivor: UserRecord; at: number } | undefined {
+    const alias = this.aliases.get(k(accountId, userId));
+    const survivor = alias && this.users.get(alias.survivorId);
+    return survivor && { survivor, at: alias.at };
+  }
   get(id: string): UserRecord | undefined {
     return this.users.get(id);
   }
 
   apply(input: IdentifyInput, decision: Decision): void {
-    if (decision.action === 'skip' && decision.reason === 'duplicate') return;
-    // Remembered even when skipped for a later deletion, so the outcome of every message is on record.
-    this.processed.add(k(input.accountId, input.messageId));
-    this.messages.push({ accountId: input.accountId, messageId: input.messageId });
-    if (decision.action === 'skip') return;
+    if (decision.action === 'skip') {
+      this.skipped++;
+      return;
+    }
+    this.applied++;
+    // Issues are about the user the event ends up on (the survivor for a merged-away userId).
+    const issueUserId = decision.action === 'update' ? (decision.target.userId ?? input.userId) : input.userId;
     for (const problem of decision.problems) {
-      this.issues.push({ accountId: input.accountId, userId: input.userId, ...problem, at: input.timestamp });
+      this.issues.push({ accountId: input.accountId, userId: issueUserId, ...problem, at: input.timestamp });
     }
     const now = this.deps.now();
 
@@ -128,21 +138,21 @@ export class UserView implements UserLookup {
   }
 }
 
-/** Last writer wins per field; returns whether a stored value changed. */
+/** Last writer wins per field, strict on ties (see decide); returns whether a stored value changed. */
 export function writeFields(user: UserRecord, fields: IdentityFields, at: number): boolean {
   let changed = false;
-  if (fields.name !== undefined && (user.nameAt === null || at >= user.nameAt)) {
+  if (fields.name !== undefined && isNewer(at, user.nameAt)) {
     changed ||= user.name !== fields.name;
     user.name = fields.name;
     user.nameAt = at;
   }
-  if (fields.email !== undefined && (user.emailAt === null || at >= user.emailAt)) {
+  if (fields.email !== undefined && isNewer(at, user.emailAt)) {
     changed ||= user.email !== fields.email.value;
     user.email = fields.email.value;
     user.emailNormalized = fields.email.normalized;
     user.emailAt = at;
   }
-  if (fields.billing !== undefined && (user.billingAt === null || at >= user.billingAt)) {
+  if (fields.billing !== undefined && isNewer(at, user.billingAt)) {
     changed ||= user.billingId !== fields.billing.id;
     user.billingId = fields.billing.id;
     user.billingProvider = fields.billing.provider;

@@ -32,6 +32,8 @@ export interface IdentityIssue {
   kind: IssueKind;
   detail: string;
   at: string;
+  /** For merge_conflict: the ambiguous normalised email. */
+  email?: string;
 }
 
 /** What the consumer reads of an identify message. */

@@ -2,6 +2,7 @@ import { httpError, parseOr400, requireAccountId, type FastifyInstance } from '@
 import type { OutboxRelay } from '../adapters/outbox-relay';
 import type { PgAdminStore } from '../adapters/pg-admin-store';
 import { toApiUser } from '../adapters/pg-rows';
+import type { OutboxEntry } from '../adapters/pg-user-writes';
 import { decodeCursor, encodeCursor, idParams, importBody, isUserId, listQuery, mergeBody } from './schemas';
 
 export interface UsersRoutesOptions {
@@ -18,8 +19,8 @@ export async function usersRoutes(app: FastifyInstance, { admin, relay }: UsersR
   // Changes are committed to the outbox with the data; producing them right
   // away is a courtesy to consumers. If Kafka is down the request still
   // succeeded and the relay's sweep produces them later.
-  const publish = () =>
-    relay.flush().catch((error: unknown) => app.log.warn({ err: error }, 'changes left in the outbox for the next sweep'));
+  const publish = (outbox: OutboxEntry | undefined) =>
+    relay.publish(outbox).catch((error: unknown) => app.log.warn({ err: error }, 'changes left in the outbox for the next sweep'));
 
   app.get('/v1/users', async (request) => {
     const accountId = requireAccountId(request);
@@ -55,24 +56,25 @@ export async function usersRoutes(app: FastifyInstance, { admin, relay }: UsersR
     const { intoId } = parseOr400(mergeBody, request.body, 'body');
     if (!isUserId(id)) throw httpError(404, `no user ${id}`);
     if (!isUserId(intoId)) throw httpError(404, `no user ${intoId} (intoId)`);
-    const survivor = await admin.merge(accountId, id, intoId);
-    await publish();
-    return toApiUser(survivor);
+    const { user, outbox } = await admin.merge(accountId, id, intoId);
+    await publish(outbox);
+    return toApiUser(user);
   });
 
   app.delete('/v1/users/:id', async (request, reply) => {
     const accountId = requireAccountId(request);
     const { id } = parseOr400(idParams, request.params, 'path');
-    if (!isUserId(id) || !(await admin.delete(accountId, id))) throw httpError(404, `no user ${id}`);
-    await publish();
+    const deleted = isUserId(id) ? await admin.delete(accountId, id) : undefined;
+    if (!deleted) throw httpError(404, `no user ${id}`);
+    await publish(deleted.outbox);
     return reply.code(204).send();
   });
 
   app.post('/v1/users/import', { bodyLimit: 16 * 1024 * 1024 }, async (request) => {
     const accountId = requireAccountId(request);
     const { customers } = parseOr400(importBody, request.body, 'body');
-    const outcome = await admin.import(accountId, customers);
-    await publish();
+    const { outbox, ...outcome } = await admin.import(accountId, customers);
+    await publish(outbox);
     return outcome;
   });
 }
