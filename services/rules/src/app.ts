@@ -54,6 +54,9 @@ export function build(config: RulesConfig, deps: { logger: Logger; listen?: bool
   const metrics = createMetrics('rules');
   const topics = topicNames(config.TOPIC_PREFIX);
   const pool = createPool({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA });
+  // An idle client whose connection Postgres closed (restart, failover) emits
+  // 'error' on the pool; without a listener that would crash the process.
+  pool.on('error', (error) => logger.warn({ err: error, component: 'postgres' }, 'idle Postgres connection lost'));
   const redis = createRedis({ url: config.REDIS_URL, keyPrefix: config.REDIS_KEY_PREFIX, logger });
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'kana-rules', logger });
   const codec = EventCodec.connect(config.SCHEMA_REGISTRY_URL, topics);

@@ -22,11 +22,13 @@ export interface Position {
   messageId: string;
 }
 
-const COLUMNS = `event_time::text AS event_time, message_id, user_id, reason, request_id, received_at, event`;
+// Aliased apart from event_time: ORDER BY event_time must sort (and use the
+// index on) the timestamptz column, not its text form.
+const COLUMNS = `event_time::text AS event_time_text, message_id, user_id, reason, request_id, received_at, event`;
 
 function toStored(row: Record<string, unknown>): StoredEvent {
   return {
-    eventTime: row.event_time as string,
+    eventTime: row.event_time_text as string,
     messageId: row.message_id as string,
     userId: row.user_id as string,
     reason: row.reason as UnmappedReason,
