@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { httpError, inTransaction, type Pool, type PoolClient } from '@kana/platform';
+import { UnavailableError, httpError, inTransaction, type Pool, type PoolClient } from '@kana/platform';
+import { isTransientDbError } from './adapters/pg-errors';
 import * as catalog from './adapters/pg-catalog';
 import { startJob, type Job } from './adapters/pg-jobs';
 import type { FeatureInput, RuleInput, RulePatch } from './domain/rule-input';
@@ -70,6 +71,9 @@ export class ChangeService {
       const { result, change } = await work(tx, version);
       const job = await startJob(tx, accountId, version, selectionOf(change));
       return { result, version, job };
+    }).catch((error: unknown) => {
+      // Postgres away: 503 with Retry-After (nothing was committed), not a 500.
+      throw isTransientDbError(error) ? new UnavailableError('the rules database is unavailable; retry shortly', error) : error;
     });
     await this.deps.snapshots.publishAfterChange(accountId);
     return outcome;
