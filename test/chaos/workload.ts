@@ -38,6 +38,8 @@ export interface WorkloadOptions {
   events: number;
   accounts: number;
   usersPerAccount: number;
+  /** Event times are a few days before this (default: now), inside the usage partitions. */
+  now?: number;
 }
 
 export interface Workload {
@@ -69,7 +71,7 @@ export function generate(options: WorkloadOptions): Workload {
   const pick = <T>(items: readonly T[]) => items[int(items.length)]!;
   const token = (n: number) => Array.from({ length: n }, () => ALNUM[int(ALNUM.length)]).join('');
   // Event times: a few days back (inside the usage partitions), 10 ms apart in generation order.
-  const base = Date.now() - 3 * 86_400_000;
+  const base = (options.now ?? Date.now()) - 3 * 86_400_000;
   const usedTimes = new Set<string>();
   const timeAt = (slot: number, user: string) => {
     let ms = base + slot * 10;
