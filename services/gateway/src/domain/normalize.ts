@@ -2,6 +2,7 @@ import { parseDelta, segmentEvent, type SegmentEvent, SUPPORTED_TYPES, UNSUPPORT
 import { describeZodError } from '@kana/platform';
 import { foldFields } from './casing';
 import { contentMessageId } from './message-id';
+import { MAX_NESTING, tooDeepField } from './nesting';
 import { toIsoInstant } from './timestamps';
 
 export const MAX_EVENT_BYTES = 32 * 1024;
@@ -40,6 +41,9 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
  */
 export function normalizeEvent(raw: unknown, context: NormalizeContext): Normalized {
   if (!isObject(raw)) return reject(400, 'an event must be a JSON object');
+  // Before anything serialises the event: what follows recurses (see nesting.ts).
+  const deep = tooDeepField(raw);
+  if (deep !== undefined) return reject(400, `field '${deep}' nests objects and arrays deeper than ${MAX_NESTING} levels`);
   // Serialising every event to measure it is a large share of the CPU per
   // event; a request that is itself within the limit cannot hold a larger event.
   const bytes = context.requestBytes !== undefined && context.requestBytes <= MAX_EVENT_BYTES ? 0 : Buffer.byteLength(JSON.stringify(raw));

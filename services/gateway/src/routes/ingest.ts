@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { httpError } from '@kana/platform';
 import type { SegmentEvent } from '@kana/schemas';
+import { MAX_NESTING, nestsDeeperThan } from '../domain/nesting';
 import { normalizeEvent, type NormalizeContext, type Rejection } from '../domain/normalize';
 import { typeLabel, type GatewayMetrics } from '../metrics';
 import type { EventSink } from '../ports';
@@ -66,6 +67,10 @@ async function ingestBatch(request: FastifyRequest, reply: FastifyReply, deps: I
   const body = request.body;
   if (!isObject(body) || !Array.isArray(body.batch) || body.batch.length === 0) {
     throw httpError(400, "field 'batch' must be a non-empty array of events");
+  }
+  // Merged into every event, so they would reach the same recursion as an event's own fields.
+  for (const name of ['context', 'integrations'] as const) {
+    if (nestsDeeperThan(body[name], MAX_NESTING)) throw httpError(400, `field '${name}' of the batch nests objects and arrays deeper than ${MAX_NESTING} levels`);
   }
   const context = contextOf(request, deps, { batchDefaults: { context: body.context, integrations: body.integrations, sentAt: body.sentAt } });
   const events: SegmentEvent[] = [];
