@@ -22,7 +22,7 @@ export interface NormalizeContext {
   /** `/v1/track` and `/v1/identify` imply their type. */
   impliedType?: 'identify' | 'track';
   /** Batch-level `context`/`integrations`/`sentAt`, which Segment applies to every event of the batch. */
-  batchDefaults?: { context?: unknown; integrations?: unknown; sentAt?: unknown };
+  batchDefaults?: { context?: unknown; integrations?: unknown; sentAt?: unknown; bytes?: number };
   /** Size of the whole request body; when it is within the event limit, no event can exceed it. */
   requestBytes?: number;
 }
@@ -45,9 +45,13 @@ export function normalizeEvent(raw: unknown, context: NormalizeContext): Normali
   const deep = tooDeepField(raw);
   if (deep !== undefined) return reject(400, `field '${deep}' nests objects and arrays deeper than ${MAX_NESTING} levels`);
   // Serialising every event to measure it is a large share of the CPU per
-  // event; a request that is itself within the limit cannot hold a larger event.
-  const bytes = context.requestBytes !== undefined && context.requestBytes <= MAX_EVENT_BYTES ? 0 : Buffer.byteLength(JSON.stringify(raw));
-  if (bytes > MAX_EVENT_BYTES) return reject(413, `event is ${bytes} bytes; the limit is 32 KB per event`);
+  // event; a request that is itself within the limit cannot hold a larger
+  // event, batch defaults included (they are part of the same request).
+  const defaultsBytes = context.batchDefaults?.bytes ?? 0;
+  const bytes = context.requestBytes !== undefined && context.requestBytes <= MAX_EVENT_BYTES ? 0 : Buffer.byteLength(JSON.stringify(raw)) + defaultsBytes;
+  if (bytes > MAX_EVENT_BYTES) {
+    return reject(413, `event is ${bytes} bytes${defaultsBytes > 0 ? " with the batch's context and integrations" : ''}; the limit is 32 KB per event`);
+  }
 
   const folded = foldFields(raw);
   if (!folded.ok) return reject(400, folded.message);

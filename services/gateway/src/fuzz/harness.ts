@@ -1,4 +1,5 @@
 import type { SegmentEvent } from '@kana/schemas';
+import { MAX_EVENT_BYTES } from '../domain/normalize';
 import { appUnderTest, basic, bearer, KEY } from '../testing/app-under-test';
 import type { Route } from './arbitraries';
 
@@ -46,6 +47,11 @@ export function checkAnswer(outcome: Outcome, payloadText?: string): void {
     if (LEAKS.test(json.message)) throw new Error(`answer ${status} leaks internals: ${json.message.slice(0, 300)}`);
     if (stored.length !== 0) throw new Error(`answered ${status} but stored ${stored.length} event(s)`);
     return;
+  }
+  // What the gateway adds to an event (defaulted ids, timestamps, empty objects) is a few hundred bytes at most.
+  for (const event of stored) {
+    const bytes = Buffer.byteLength(JSON.stringify(event));
+    if (bytes > MAX_EVENT_BYTES + 512) throw new Error(`stored an event of ${bytes} bytes, over the 32 KB per event limit`);
   }
   if (typeof json?.accepted === 'number') {
     if (stored.length !== json.accepted) throw new Error(`batch answer says ${json.accepted} accepted, sink holds ${stored.length}`);

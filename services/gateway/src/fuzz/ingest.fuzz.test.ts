@@ -99,6 +99,13 @@ describe('ingest fuzzing: sizes and nesting', () => {
       if (Buffer.byteLength(text) > 500 * 1024 || Buffer.byteLength(JSON.stringify(sent)) > 32 * 1024) expect(outcome.status).toBe(413);
     }), 120));
 
+  it('counts a batch-level context or integrations, which every event carries, against the 32 KB per event', () =>
+    run(fc.asyncProperty(fc.array(validEvent, { minLength: 1, maxLength: 20 }), fc.constantFrom('context', 'integrations'), sizes, async (events, field, size) => {
+      const text = JSON.stringify({ [field]: { note: 'x'.repeat(size) }, batch: events });
+      const outcome = await send('/v1/batch', text, 'bearer');
+      if (size > 32 * 1024) expect(outcome.status).toBe(413);
+    }), 60));
+
   it('survives 10,000 levels of nesting anywhere in the body without a 5xx', () => {
     const depth = fc.oneof(fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1_000, max: 12_000 }), fc.constant(10_000));
     const nest = (kind: 'array' | 'object', levels: number) => (kind === 'array' ? `${'['.repeat(levels)}1${']'.repeat(levels)}` : `${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`);

@@ -60,6 +60,17 @@ describe('ingest routes', () => {
     expect(sink.stored).toHaveLength(0);
   });
 
+  it('counts a batch-level context, which every event carries, against the 32 KB per event', async () => {
+    const app = appUnderTest();
+    const note = 'x'.repeat(20_000);
+    const batch = [aTrackEvent({ properties: { note } }), anIdentifyEvent()];
+    const answer = await post(app, '/v1/batch', { context: { note }, batch });
+    expect([answer.statusCode, answer.json()]).toEqual([200, { accepted: 1, rejected: [{ index: 0, message: expect.stringMatching(/^event is \d+ bytes with the batch's context and integrations; the limit is 32 KB per event$/) }] }]);
+    const tooLarge = await post(app, '/v1/batch', { context: { note: 'x'.repeat(33_000) }, batch });
+    expect([tooLarge.statusCode, tooLarge.json().message]).toEqual([413, expect.stringMatching(/^the batch's context and integrations are \d+ bytes; every event carries them/)]);
+    expect(app.sink.events.map((event) => event.type)).toEqual(['identify']);
+  });
+
   it('answers 400 for malformed JSON and 413 over 32 KB per event or 500 KB per request', async () => {
     const app = appUnderTest();
     const malformed = await post(app, '/v1/segment', '{"type": "track",');

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { httpError } from '@kana/platform';
 import type { SegmentEvent } from '@kana/schemas';
 import { MAX_NESTING, nestsDeeperThan } from '../domain/nesting';
-import { normalizeEvent, type NormalizeContext, type Rejection } from '../domain/normalize';
+import { MAX_EVENT_BYTES, normalizeEvent, type NormalizeContext, type Rejection } from '../domain/normalize';
 import { typeLabel, type GatewayMetrics } from '../metrics';
 import type { EventSink } from '../ports';
 
@@ -72,7 +72,14 @@ async function ingestBatch(request: FastifyRequest, reply: FastifyReply, deps: I
   for (const name of ['context', 'integrations'] as const) {
     if (nestsDeeperThan(body[name], MAX_NESTING)) throw httpError(400, `field '${name}' of the batch nests objects and arrays deeper than ${MAX_NESTING} levels`);
   }
-  const context = contextOf(request, deps, { batchDefaults: { context: body.context, integrations: body.integrations, sentAt: body.sentAt } });
+  // Every event carries these once stored: they count against each event's 32 KB, or a
+  // 400 KB batch context would turn one request into hundreds of 400 KB events.
+  const merged = { context: isObject(body.context) ? body.context : {}, integrations: isObject(body.integrations) ? body.integrations : {} };
+  const defaultsBytes = isObject(body.context) || isObject(body.integrations) ? Buffer.byteLength(JSON.stringify(merged)) : 0;
+  if (defaultsBytes > MAX_EVENT_BYTES) {
+    throw httpError(413, `the batch's context and integrations are ${defaultsBytes} bytes; every event carries them and the limit is 32 KB per event`);
+  }
+  const context = contextOf(request, deps, { batchDefaults: { context: body.context, integrations: body.integrations, sentAt: body.sentAt, bytes: defaultsBytes } });
   const events: SegmentEvent[] = [];
   const rejections: (Rejection & { index: number })[] = [];
   body.batch.forEach((raw, index) => {
