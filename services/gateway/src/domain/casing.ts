@@ -38,7 +38,8 @@ export function foldFields(raw: Record<string, unknown>): Folded {
     if (!canonical || value === undefined || value === null) continue;
     const previous = spelledAs[canonical];
     if (previous !== undefined && JSON.stringify(fields[canonical]) !== JSON.stringify(value)) {
-      return { ok: false, message: `conflicting values for ${canonical}: '${previous}' and '${name}' differ; send one of them` };
+      // Spellings are the sender's text and may be kilobytes of `_-`; the start is enough to find them.
+      return { ok: false, message: `conflicting values for ${canonical}: '${previous.slice(0, 40)}' and '${name.slice(0, 40)}' differ; send one of them` };
     }
     if (previous === undefined || name === canonical) {
       fields[canonical] = value;

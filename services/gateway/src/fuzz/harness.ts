@@ -45,6 +45,8 @@ export function checkAnswer(outcome: Outcome, payloadText?: string): void {
   if (status < 200 || status >= 300) {
     if (typeof json?.message !== 'string' || json.message.trim() === '') throw new Error(`answer ${status} has no message: ${body.slice(0, 300)}`);
     if (LEAKS.test(json.message)) throw new Error(`answer ${status} leaks internals: ${json.message.slice(0, 300)}`);
+    // A refusal names the field and the reason; echoing a sender's 400 KB back helps nobody.
+    if (json.message.length > 1_000) throw new Error(`answer ${status} has a ${json.message.length}-character message: ${json.message.slice(0, 300)}`);
     if (stored.length !== 0) throw new Error(`answered ${status} but stored ${stored.length} event(s)`);
     return;
   }

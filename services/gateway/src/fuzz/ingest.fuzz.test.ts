@@ -52,7 +52,7 @@ describe('ingest fuzzing: malformed bodies', () => {
 });
 
 describe('ingest fuzzing: wrong types', () => {
-  const FIELDS = ['type', 'userId', 'user_id', 'UserID', 'anonymousId', 'messageId', 'event', 'timestamp', 'sentAt', 'receivedAt', 'traits', 'properties', 'context', 'integrations', 'properties.delta'];
+  const FIELDS = ['type', 'userId', 'user_id', 'UserID', `user${'_-'.repeat(3_000)}id`, 'anonymousId', 'messageId', 'event', 'timestamp', 'sentAt', 'receivedAt', 'traits', 'properties', 'context', 'integrations', 'properties.delta'];
   const wrongValue = fc.oneof(
     fc.integer(),
     fc.double(),
@@ -73,7 +73,7 @@ describe('ingest fuzzing: wrong types', () => {
       // Naming is checked where the field is the only problem: the event's type matches the route and null is not "absent".
       const routeType = to === '/v1/identify' || to === '/v1/track' ? to.slice(4) : event.type;
       if (outcome.status >= 400 && value !== null && routeType === event.type) {
-        const named = field === 'properties.delta' ? 'delta' : field.toLowerCase().replace('_', '') === 'userid' ? 'userId' : field;
+        const named = field === 'properties.delta' ? 'delta' : field.toLowerCase().replace(/[_-]/g, '') === 'userid' ? 'userId' : field;
         expect(message).toContain(named);
       }
     }), 1_200));
@@ -195,4 +195,19 @@ describe('ingest fuzzing: hostile keys and strings', () => {
       checkAnswer(outcome);
       expect(outcome.status).toBe(401);
     }), 300));
+});
+
+describe('ingest fuzzing: request framing', () => {
+  const contentType = fc.oneof(
+    fc.constantFrom('application/json', 'application/json; charset=utf-8', 'application/json; charset=latin1', 'application/json; charset=utf-16', 'APPLICATION/JSON', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/jsonx', 'application/*', ''),
+    fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((code) => String.fromCharCode(code)), maxLength: 40 }),
+  );
+  const url = fc.oneof(route, fc.tuple(route, fc.constantFrom('?', '/', '//', '?a=1&a=2', '%00', '/..', '#x', '?__proto__[polluted]=1')).map(([to, tail]) => to + tail), route.map((to) => to.toUpperCase()));
+
+  it('answers any content-type, method and URL variant below 500 with a clean message', () =>
+    run(fc.asyncProperty(url, fc.constantFrom('POST', 'PUT', 'GET', 'DELETE', 'PATCH', 'OPTIONS'), contentType, validEvent, async (path, method, type, event) => {
+      gw.app.sink.stored.length = 0;
+      const response = await gw.app.app.inject({ method: method as 'POST', url: path, payload: method === 'GET' ? undefined : JSON.stringify(event), headers: { 'content-type': type, authorization: authHeader('basic') } });
+      checkAnswer({ status: response.statusCode, body: response.body, stored: gw.app.sink.events });
+    }), 400));
 });
