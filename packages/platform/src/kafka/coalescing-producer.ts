@@ -116,7 +116,7 @@ export class CoalescingProducer implements Component {
       const item: Pending = {
         topic,
         messages,
-        bytes: messages.reduce((sum, message) => sum + message.value.length + message.key.length, 0),
+        bytes: messages.reduce((sum, message) => sum + message.value.length + Buffer.byteLength(message.key), 0),
         settled: false,
         resolve: () => {
           this.ackSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
@@ -143,7 +143,7 @@ export class CoalescingProducer implements Component {
     let current: OutMessage[] = [];
     let bytes = 0;
     for (const message of messages) {
-      const size = message.value.length + message.key.length;
+      const size = message.value.length + Buffer.byteLength(message.key);
       if (current.length > 0 && (bytes + size > this.config.maxBatchBytes || current.length >= this.config.maxBatchMessages)) {
         chunks.push(current);
         current = [];
