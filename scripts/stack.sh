@@ -342,7 +342,8 @@ start_postgres() {
     version="$(ls /etc/postgresql 2>/dev/null | sort -V | tail -1)"
     [[ -n "$version" ]] || die "postgres is down and no cluster exists in /etc/postgresql"
     log "starting postgres $version"
-    pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+    # 9>&-: the server must not inherit the stack lock, or it would hold it for its lifetime.
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start 9>&- || true
   fi
   wait_ready postgres postgres_ready
   local db
@@ -360,7 +361,7 @@ start_redis() {
     log "starting redis"
     # No persistence: the rule cache is rebuilt from the rules service on a miss (see DESIGN).
     redis-server --daemonize yes --bind 127.0.0.1 -::1 --port "$REDIS_PORT" --save "" \
-      --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log
+      --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log 9>&-
   fi
   wait_ready redis redis_ready
 }
@@ -452,6 +453,30 @@ component() {
 }
 
 mkdir -p "$RUN_DIR" "$LOG_DIR"
+
+# A broker started from another checkout (CI's clean clone reusing the session's
+# stack, a second worktree) is stopped and started again from ITS stack folder,
+# so its data survives a `stop kafka` / `start kafka` issued from here. The
+# owner is read off the running broker's command line; a breadcrumb keeps it
+# for the `start` that follows while the port is closed.
+kafka_owner() {
+  local pid
+  pid="$(ss -ltnpH "sport = :$KAFKA_PORT" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)"
+  [[ -n "$pid" ]] || return 1
+  tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | sed -n 's#/kafka/config/server.properties$##p' | head -1
+}
+if [[ "${1:-}" =~ ^(stop|start|restart-kafka)$ && ( "${2:-}" == kafka || "${1:-}" == restart-kafka ) && -z "${KANA_STACK_DELEGATED:-}" ]]; then
+  owner=""
+  if port_open 127.0.0.1 "$KAFKA_PORT"; then owner="$(kafka_owner || true)";
+  elif [[ -f "$RUN_DIR/kafka.owner" ]]; then owner="$(<"$RUN_DIR/kafka.owner")"; fi
+  if [[ -n "$owner" && "$owner" != "$STACK_DIR" && -d "$owner" ]]; then
+    if [[ "$1" == stop ]]; then echo "$owner" >"$RUN_DIR/kafka.owner"; else rm -f "$RUN_DIR/kafka.owner"; fi
+    log "kafka belongs to the stack in $owner; acting there"
+    KANA_STACK_DIR="$owner" KANA_STACK_DELEGATED=1 exec "$0" "$@"
+  fi
+  rm -f "$RUN_DIR/kafka.owner"
+fi
+
 # Commands that start or stop servers take a lock, so that two concurrent `up`s (two terminals,
 # parallel test runners) cannot start two brokers on the same data directory.
 case "${1:-}" in

@@ -18,12 +18,18 @@ function assertSchemaName(schema: string): void {
  */
 export function createPool(options: { url: string; schema: string; max?: number }): Pool {
   assertSchemaName(options.schema);
-  return new Pool({
+  const pool = new Pool({
     connectionString: options.url,
     max: options.max ?? 10,
     options: `-c search_path=${options.schema},public`,
     connectionTimeoutMillis: 5_000,
   });
+  // An idle client whose server went away (Postgres restarted) emits 'error' on
+  // the pool; without a listener that is an uncaught exception that kills the
+  // process. The pool drops that client, and the next query's failure is what
+  // callers see and retry (the chaos run found services dying here).
+  pool.on('error', () => undefined);
+  return pool;
 }
 
 /**
