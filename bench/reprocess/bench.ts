@@ -44,7 +44,7 @@ async function call(url: string, accountId: string, method: string, path: string
 async function main(): Promise<void> {
   const id = uniqueId('rbench');
   const prefix = `${id}.`;
-  const logger = createLogger({ name: 'reprocess-bench', level: 'error' });
+  const logger = createLogger({ name: 'reprocess-bench', level: process.env.BENCH_LOG_LEVEL ?? 'error' });
   const common = { ...STACK, REDIS_KEY_PREFIX: `${id}:`, TOPIC_PREFIX: prefix, KAFKA_PARTITIONS: String(PARTITIONS), LOG_LEVEL: 'error', PORT: '0' };
   const rulesConfig = rulesEnv.parse({ ...common, DATABASE_SCHEMA: `rules_${id}`.toLowerCase(), REPROCESS_PAGE_SIZE: process.env.PAGE_SIZE ?? '5000' });
   const rules = build(rulesConfig, { logger });
@@ -90,6 +90,7 @@ async function main(): Promise<void> {
     const usageConfig = usageEnv.parse({ ...common, DATABASE_SCHEMA: usageSchema, RULES_URL: rulesUrl });
     usage = buildUsage(usageConfig, { logger });
     const usagePool = createPool({ url: STACK.DATABASE_URL, schema: usageSchema, max: 2 });
+    usagePool.on('error', () => undefined); // a lost idle connection is replaced on the next query
     const records = async (accountId: string) =>
       Number((await usagePool.query<{ n: string }>('SELECT count(*) AS n FROM usage_records WHERE account_id = $1', [accountId])).rows[0]!.n);
     const until = async (accountId: string, n: number) => {

@@ -129,27 +129,43 @@ export class ReprocessWorker implements Component {
     await this.deps.snapshots.publish(job.accountId);
     log.info({ total: job.total, resumeAt: job.cursor ?? null }, 'reprocess walk started');
 
+    // Pipelined: while Kafka acknowledges page N, page N+1 is read and
+    // recorded as items. Pages are still sent and the cursor advanced one at a
+    // time, in order, so the cursor never passes an unacknowledged page.
     let next = pageSelected(client, job.accountId, job.rulesVersion, job.selection, this.config.pageSize, job.cursor);
-    while (this.running) {
-      const page = await next;
-      if (page.length === 0) {
-        await jobs.finishWalk(client, id);
-        log.info('reprocess walk finished');
-        return;
+    let sending: Promise<void> = Promise.resolve();
+    try {
+      while (this.running) {
+        const page = await next;
+        if (page.length === 0) {
+          await sending;
+          await jobs.finishWalk(client, id);
+          log.info('reprocess walk finished');
+          return;
+        }
+        const last = page[page.length - 1]!;
+        next = pageSelected(this.deps.pool, job.accountId, job.rulesVersion, job.selection, this.config.pageSize, last);
+        next.catch(() => undefined);
+        await jobs.addItems(this.deps.pool, id, page.map((stored) => stored.messageId));
+        await sending;
+        // A newer change supersedes this job: stop sending what it will resend.
+        job = (await jobs.getJobById(client, id)) ?? job;
+        if (job.status !== 'running') {
+          log.info({ status: job.status }, 'reprocess walk stopped');
+          return;
+        }
+        const current = job;
+        const started = performance.now();
+        sending = this.publish(current, page).then(async () => {
+          await jobs.advanceCursor(this.deps.pool, id, last);
+          log.debug({ events: page.length, sendMs: Math.round(performance.now() - started) }, 'page sent');
+        });
+        sending.catch(() => undefined);
       }
-      const last = page[page.length - 1]!;
-      // Prefetch the following page while Kafka acknowledges this one.
-      next = pageSelected(this.deps.pool, job.accountId, job.rulesVersion, job.selection, this.config.pageSize, last);
-      next.catch(() => undefined);
-      await jobs.addItems(client, id, page.map((stored) => stored.messageId));
-      await this.publish(job, page);
-      await jobs.advanceCursor(client, id, last);
-      // A newer change supersedes this job: stop sending what it will resend.
-      job = (await jobs.getJobById(client, id)) ?? job;
-      if (job.status !== 'running') {
-        log.info({ status: job.status }, 'reprocess walk stopped');
-        return;
-      }
+      await sending;
+    } finally {
+      // Never leave a send running past the lock: the next walker starts from the saved cursor.
+      await sending.catch(() => undefined);
     }
   }
 
