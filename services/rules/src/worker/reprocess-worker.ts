@@ -87,6 +87,13 @@ export class ReprocessWorker implements Component {
     if (candidates.length === 0) return false;
     const client = await this.deps.pool.connect();
     let broken = false;
+    // The connection can die while held (Postgres restart): the client then
+    // emits 'error', which would crash the process without a listener.
+    const onError = (error: Error) => {
+      broken = true;
+      this.log.warn({ err: error }, 'walker connection lost; the job resumes from its cursor');
+    };
+    client.on('error', onError);
     try {
       for (const id of candidates) {
         const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS locked', [LOCK_CLASS, id]);
@@ -115,6 +122,7 @@ export class ReprocessWorker implements Component {
       broken = true;
       throw error;
     } finally {
+      client.off('error', onError);
       client.release(broken);
     }
   }
