@@ -4,3 +4,4 @@ export * from './messages';
 export * from './rules';
 export * from './ids';
 export * from './registry';
+export * from './match';

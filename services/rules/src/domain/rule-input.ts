@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { OPERATORS, featureIdSchema, type Condition } from '@kana/schemas';
-import { asNumber } from './matcher';
+import { asNumber } from '@kana/schemas';
 
 // What an account may send when it creates or changes features and rules. The
 // value is typed to the operator here, so usage never sees a rule it cannot

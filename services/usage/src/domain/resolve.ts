@@ -1,5 +1,5 @@
 import { parseDelta, type RulesSnapshot, type TrackEvent, type UnmappedReason } from '@kana/schemas';
-import { matchesCondition } from './match';
+import { matchesCondition } from '@kana/schemas';
 
 export interface FeatureHit {
   featureId: string;

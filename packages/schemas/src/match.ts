@@ -1,4 +1,4 @@
-import type { Condition, Scalar } from '@kana/schemas';
+import type { Condition, Scalar } from './rules';
 
 // Pure evaluation of one rule condition against a track event's properties.
 //

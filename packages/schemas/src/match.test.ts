@@ -1,4 +1,4 @@
-import type { Condition } from '@kana/schemas';
+import type { Condition } from './rules';
 import { asNumber, matchesCondition, readPath } from './match';
 
 const properties = {
