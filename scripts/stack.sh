@@ -36,7 +36,9 @@
 #   GET /schemas/ids/{id} looks up; no other setting is needed.
 # - PostgreSQL and Redis are the machine's own servers: started when down, never stopped by `down`.
 #
-# Knobs: KANA_STACK_DIR (default <repo>/.stack), STACK_TIMEOUT (seconds to wait for readiness,
+# Knobs: KANA_STACK_DIR (default <repo>/.stack), KANA_KAFKA_PORT (9092; the controller listens on
+# the next port), KANA_REGISTRY_PORT (18081): a second stack beside the first, e.g. for a chaos
+# run that must not restart the Kafka other work uses; STACK_TIMEOUT (seconds to wait for readiness,
 # default 90), JAVA (default $JAVA_HOME/bin/java or java; Java 17+).
 set -euo pipefail
 
@@ -49,13 +51,13 @@ JAVA="${JAVA:-${JAVA_HOME:+$JAVA_HOME/bin/}java}"
 
 KAFKA_VERSION=4.1.1
 KAFKA_HOST=127.0.0.1
-KAFKA_PORT=9092
-KAFKA_CONTROLLER_PORT=9093
+KAFKA_PORT="${KANA_KAFKA_PORT:-9092}"
+KAFKA_CONTROLLER_PORT="${KANA_KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}"
 KAFKA_HOME="$STACK_DIR/kafka"
 KAFKA_POM="$REPO_DIR/scripts/stack/kafka-pom.xml"
 
 REGISTRY_VERSION=3.0.9
-REGISTRY_PORT=18081
+REGISTRY_PORT="${KANA_REGISTRY_PORT:-18081}"
 REGISTRY_URL="http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7"
 REGISTRY_HOME="$STACK_DIR/registry/apicurio-registry-$REGISTRY_VERSION"
 

@@ -35,6 +35,12 @@ export interface BatchConsumerConfig<K extends EncodedTopic> {
   maxBytesPerPartition?: number;
   /** Cap of the retry backoff while a retriable error (database down, no rules snapshot) persists. */
   maxBackoffMs?: number;
+  /**
+   * How long the consumer may show no sign of life (no fetch, heartbeat, group join or handled
+   * batch) before it is thrown away and a fresh one joins the group. Above the session timeout,
+   * so an ordinary rebalance or a long batch that heartbeats never trips it.
+   */
+  stallTimeoutMs?: number;
 }
 
 export interface BatchConsumerDeps {
@@ -63,12 +69,16 @@ export interface BatchConsumerDeps {
  */
 export class BatchConsumer<K extends EncodedTopic> implements Component {
   readonly name: string;
-  private readonly consumer: Consumer;
+  private consumer: Consumer;
   private readonly log: Logger;
   private running = false;
   private stopping: Promise<void> | undefined;
   private crashed: Error | undefined;
+  private lastAlive = Date.now();
+  private watchdog: NodeJS.Timeout | undefined;
+  private rebuilding: Promise<void> | undefined;
   private readonly processed;
+  private readonly rebuilds;
 
   constructor(
     private readonly config: BatchConsumerConfig<K>,
@@ -77,54 +87,117 @@ export class BatchConsumer<K extends EncodedTopic> implements Component {
   ) {
     this.name = `consumer:${config.topic}`;
     this.log = deps.logger.child({ component: this.name, groupId: config.groupId });
-    this.consumer = deps.kafka.consumer({
-      groupId: config.groupId,
-      maxBytesPerPartition: config.maxBytesPerPartition ?? 4 * 1024 * 1024,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
-      allowAutoTopicCreation: false,
-    });
     this.processed = counter(deps.metrics, {
       name: 'kana_consumer_messages_total',
       help: 'Messages handled and committed',
       labelNames: ['topic', 'outcome'],
     });
-    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
-      this.crashed = payload.error;
-      this.log.error({ err: payload.error, restart: payload.restart }, 'consumer crashed');
+    this.rebuilds = counter(deps.metrics, {
+      name: 'kana_consumer_rebuilds_total',
+      help: 'Consumers thrown away and replaced after a crash kafkajs does not restart from, or a stall',
+      labelNames: ['topic', 'reason'],
     });
-    this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
-      this.crashed = undefined;
-    });
+    this.consumer = this.createConsumer();
   }
 
   async start(): Promise<void> {
-    const topic = this.deps.codec.topicName(this.config.topic);
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topic, fromBeginning: true });
     this.running = true;
-    await this.consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.config.partitionsConsumedConcurrently ?? 3,
-      eachBatch: (payload) => this.onBatch(payload),
-    });
+    await this.runConsumer(this.consumer);
+    const stallTimeoutMs = this.config.stallTimeoutMs ?? 90_000;
+    this.watchdog = setInterval(() => {
+      if (Date.now() - this.lastAlive > stallTimeoutMs) this.rebuild(`no fetch, heartbeat or batch for ${stallTimeoutMs} ms`, 'stall');
+    }, Math.min(5_000, stallTimeoutMs / 3));
+    this.watchdog.unref();
   }
 
   /** Finishes the batch in flight (and commits it), then leaves the group. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.running = false;
+      clearInterval(this.watchdog);
+      await this.rebuilding;
       await this.consumer.disconnect();
     })();
     return this.stopping;
   }
 
   healthy(): boolean {
-    return this.running && this.crashed === undefined;
+    return this.running && this.crashed === undefined && this.rebuilding === undefined;
   }
 
-  private async onBatch({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
+  private createConsumer(): Consumer {
+    const consumer = this.deps.kafka.consumer({
+      groupId: this.config.groupId,
+      maxBytesPerPartition: this.config.maxBytesPerPartition ?? 4 * 1024 * 1024,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+      allowAutoTopicCreation: false,
+    });
+    const alive = () => {
+      if (consumer === this.consumer) this.lastAlive = Date.now();
+    };
+    const { CRASH, GROUP_JOIN, FETCH_START, HEARTBEAT, END_BATCH_PROCESS } = consumer.events;
+    for (const event of [FETCH_START, HEARTBEAT, END_BATCH_PROCESS]) consumer.on(event, alive);
+    consumer.on(GROUP_JOIN, () => {
+      if (consumer !== this.consumer) return;
+      alive();
+      this.crashed = undefined;
+    });
+    consumer.on(CRASH, ({ payload }) => {
+      if (consumer !== this.consumer) return;
+      this.crashed = payload.error;
+      this.log.error({ err: payload.error, restart: payload.restart }, 'consumer crashed');
+      // kafkajs restarts after retriable errors; after any other it leaves the consumer dead.
+      if (!payload.restart) this.rebuild(`crash kafkajs does not restart from: ${payload.error.message}`, 'crash');
+    });
+    return consumer;
+  }
+
+  private async runConsumer(consumer: Consumer): Promise<void> {
+    await consumer.connect();
+    await consumer.subscribe({ topic: this.deps.codec.topicName(this.config.topic), fromBeginning: true });
+    this.lastAlive = Date.now();
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.config.partitionsConsumedConcurrently ?? 3,
+      eachBatch: (payload) => this.onBatch(consumer, payload),
+    });
+  }
+
+  /**
+   * Replaces a consumer that is dead or stuck with a fresh one (new connections, new member
+   * of the group). Its uncommitted batch is delivered again to whoever gets the partition,
+   * which handlers absorb (they are idempotent), so nothing is lost or counted twice.
+   */
+  private rebuild(reason: string, kind: 'crash' | 'stall'): void {
+    if (!this.running || this.rebuilding) return;
+    this.log.error({ reason }, 'replacing the consumer');
+    this.rebuilds.inc({ topic: this.config.topic, reason: kind });
+    const old = this.consumer;
+    this.consumer = this.createConsumer();
+    this.rebuilding = (async () => {
+      // A stuck consumer may never finish disconnecting; don't wait for it forever.
+      await withTimeout(old.disconnect(), 15_000).catch((error) => this.log.warn({ err: error }, 'old consumer did not disconnect cleanly'));
+      for (let attempt = 0; this.running; attempt++) {
+        try {
+          await this.runConsumer(this.consumer);
+          this.log.info('replacement consumer running');
+          return;
+        } catch (error) {
+          this.log.warn({ err: error, attempt }, 'replacement consumer could not start; retrying');
+          await this.consumer.disconnect().catch(() => undefined);
+          this.consumer = this.createConsumer();
+          await sleep(Math.min(10_000, 500 * 2 ** Math.min(attempt, 5)));
+        }
+      }
+    })().finally(() => {
+      this.rebuilding = undefined;
+      this.lastAlive = Date.now();
+    });
+  }
+
+  private async onBatch(consumer: Consumer, { batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
     if (batch.messages.length === 0) return;
     const { topic, partition } = batch;
     const decoded: ConsumedMessage<TopicValue<K>>[] = [];
@@ -152,7 +225,7 @@ export class BatchConsumer<K extends EncodedTopic> implements Component {
 
     const last = batch.messages[batch.messages.length - 1]!.offset;
     resolveOffset(last);
-    await this.consumer.commitOffsets([{ topic, partition, offset: (BigInt(last) + 1n).toString() }]);
+    await consumer.commitOffsets([{ topic, partition, offset: (BigInt(last) + 1n).toString() }]);
     this.processed.inc({ topic: this.config.topic, outcome: 'ok' }, batch.messages.length - deadLetters.length);
   }
 
@@ -239,6 +312,14 @@ function toConsumed<T>(topic: string, partition: number, message: KafkaMessage, 
 function compareOffsets(a: string, b: string): number {
   const diff = BigInt(a) - BigInt(b);
   return diff < 0n ? -1 : diff > 0n ? 1 : 0;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 function sleep(ms: number): Promise<void> {

@@ -129,4 +129,38 @@ describe('Kafka plumbing against the real broker and registry', () => {
       await again.stop();
     }
   });
+
+  it('replaces a consumer that stopped consuming without telling anyone, and the group goes on', async () => {
+    const seen: string[] = [];
+    const consumer = new BatchConsumer(
+      { groupId: `${prefix}stall`, topic: 'usageRecords', stallTimeoutMs: 3_000 },
+      { kafka, codec, producer, logger, metrics },
+      async (batch) => {
+        seen.push(...batch.map((message) => message.value.id));
+      },
+    );
+    const record = (id: string) =>
+      codec.encode('usageRecords', {
+        schemaVersion: 1, id, accountId: 'acc_stall', userId: 'u', featureId: 'f', delta: 1,
+        messageId: id, ruleId: null, timestamp: '2026-11-28T10:00:00.000Z', recordedAt: '2026-11-28T10:00:00.000Z',
+      });
+    try {
+      await consumer.start();
+      await producer.send(topics.usageRecords, [{ key: 'acc_stall:u', value: await record('before') }]);
+      await waitFor(() => seen.includes('before'), { what: 'the record sent before the stall' });
+
+      // What kafkajs sometimes does after a broker restart: its runner stops for good, with no
+      // crash event and no error anywhere. Simulated by stopping the runner behind our back.
+      await (consumer as unknown as { consumer: { stop(): Promise<void> } }).consumer.stop();
+      await producer.send(topics.usageRecords, [{ key: 'acc_stall:u', value: await record('after') }]);
+
+      await waitFor(() => seen.includes('after'), { what: 'the record sent while the consumer was stuck', timeoutMs: 60_000 });
+      expect(seen.filter((id) => id === 'after')).toHaveLength(1);
+      const rebuilds = await metrics.getSingleMetric('kana_consumer_rebuilds_total')!.get();
+      expect(rebuilds.values.find((value) => value.labels.reason === 'stall')?.value).toBeGreaterThanOrEqual(1);
+      expect(consumer.healthy()).toBe(true);
+    } finally {
+      await consumer.stop();
+    }
+  });
 });
