@@ -38,6 +38,7 @@ const REQUIRED_ENV: Record<string, string[]> = {
   rules: [...COMMON_ENV, 'REDIS_URL'],
 };
 const PORTS: Record<string, number> = { gateway: 8080, identity: 8091, usage: 8092, rules: 8093 };
+const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
 
 function loadCompose(): ComposeFile {
   // merge: true resolves `<<: *anchor` merge keys the way Docker Compose does.
@@ -136,13 +137,20 @@ describe('docker-compose.yml', () => {
     expect(existsSync(dockerfile)).toBe(true);
   });
 
-  it.each(APPS)('%s has its own Dockerfile that runs it as a non-root user', (name) => {
-    expect(services[name]?.build).toMatchObject({ dockerfile: `services/${name}/Dockerfile` });
-    const dockerfile = readFileSync(join(root, 'services', name, 'Dockerfile'), 'utf8');
+  it.each(APPS)('%s is built from the one Dockerfile with its name and port as build arguments', (name) => {
+    expect(services[name]?.build).toMatchObject({ args: { SERVICE: name, PORT: PORTS[name] } });
+    expect((services[name]?.build as { dockerfile?: string }).dockerfile ?? 'Dockerfile').toBe('Dockerfile');
+    // What the image builds from the argument must exist, or the build fails late.
+    expect(existsSync(join(root, 'services', name, 'package.json'))).toBe(true);
+    expect(dockerfile).toContain(`COPY services/${name}/package.json services/${name}/`);
+  });
+
+  it('the Dockerfile runs the chosen service as a non-root user, with a healthcheck and node as PID 1', () => {
     expect(dockerfile).toMatch(/^FROM node:20-slim/m);
     expect(dockerfile).toMatch(/^USER (?!root)\S+/m);
     expect(dockerfile).toMatch(/^HEALTHCHECK /m);
-    expect(dockerfile).toContain(`CMD ["node", "services/${name}/dist/main.js"]`);
+    expect(dockerfile).toMatch(/^ENV .*KANA_SERVICE=\$SERVICE/m);
+    expect(dockerfile).toContain('exec node \\"services/$KANA_SERVICE/dist/main.js\\"');
   });
 
   it.each(APPS)('%s gets every variable its config needs', (name) => {
@@ -164,6 +172,6 @@ describe('docker-compose.yml', () => {
   it('runs the setup job once, from the gateway image', () => {
     const setup = services[SETUP] ?? {};
     expect(setup.command).toEqual(['node', 'packages/platform/dist/setup-cli.js']);
-    expect(setup.build).toMatchObject({ dockerfile: 'services/gateway/Dockerfile' });
+    expect(setup.build).toMatchObject({ args: { SERVICE: 'gateway' } });
   });
 });
