@@ -51,6 +51,23 @@ export class Lifecycle {
 }
 
 /**
+ * Several components that start and stop side by side, as one step of a Lifecycle: e.g. a
+ * service's consumers, each of which spends seconds leaving its group on stop. Every member
+ * is stopped even when another one fails; the first failure is rethrown.
+ */
+export function concurrently(name: string, components: Component[]): Component {
+  return {
+    name,
+    start: async () => void (await Promise.all(components.map((component) => component.start?.()))),
+    stop: async () => {
+      const results = await Promise.allSettled(components.map((component) => component.stop()));
+      const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+      if (failed) throw failed.reason;
+    },
+  };
+}
+
+/**
  * Runs a service: build it, start it, stop it on SIGTERM/SIGINT. A start
  * failure or an unhandled rejection exits non-zero rather than limping on.
  */
