@@ -3,6 +3,7 @@ import {
   BatchConsumer,
   CoalescingProducer,
   Lifecycle,
+  concurrently,
   createHttpServer,
   createKafka,
   createMetrics,
@@ -101,8 +102,7 @@ export function build(config: RulesConfig, deps: { logger: Logger; listen?: bool
   });
   lifecycle.add(producer);
   lifecycle.add(worker);
-  lifecycle.add(unmapped);
-  lifecycle.add(reprocessed);
+  lifecycle.add(concurrently('consumers', [unmapped, reprocessed]));
   lifecycle.add({
     name: 'http',
     start: async () => {
