@@ -18,5 +18,7 @@ install_dependencies() {
 }
 
 build_all() {
-  (cd "$kana_root" && pnpm exec tsc -b)
+  # The services and packages (project references, emitting dist/), then the tests, benches
+  # and harnesses, which the build does not compile but jest runs untyped (swc strips types).
+  (cd "$kana_root" && pnpm exec tsc -b && pnpm exec tsc -p tsconfig.tests.json)
 }

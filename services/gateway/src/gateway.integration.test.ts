@@ -71,11 +71,11 @@ describe('gateway on the real stack', () => {
   it('answers 400 for malformed JSON and 413 over 32 KB per event and 500 KB per request', async () => {
     const malformed = await gw.post('/v1/segment', '{"type":', basic(account.apiKey));
     expect(malformed.status).toBe(400);
-    expect((await malformed.json()).message).toMatch(/^malformed JSON body/);
+    expect(((await malformed.json()) as { message: string }).message).toMatch(/^malformed JSON body/);
     const event = await gw.post('/v1/track', aTrackEvent({ properties: { note: 'x'.repeat(33_000) } }), basic(account.apiKey));
-    expect([event.status, (await event.json()).message]).toEqual([413, expect.stringMatching(/the limit is 32 KB per event$/)]);
+    expect([event.status, ((await event.json()) as { message: string }).message]).toEqual([413, expect.stringMatching(/the limit is 32 KB per event$/)]);
     const request = await gw.post('/v1/batch', { batch: Array.from({ length: 17 }, () => aTrackEvent({ properties: { note: 'x'.repeat(31_000) } })) }, basic(account.apiKey));
-    expect([request.status, (await request.json()).message]).toEqual([413, 'request body is larger than 512000 bytes']);
+    expect([request.status, ((await request.json()) as { message: string }).message]).toEqual([413, 'request body is larger than 512000 bytes']);
   });
 
   it('refuses missing and unknown keys with 401', async () => {

@@ -3,6 +3,8 @@ import { deleteTopicsWithPrefix, dropSchema, testEnv, uniqueId } from '@kana/pla
 import type { TrackEvent, UnmappedMessage } from '@kana/schemas';
 import { build, type RulesApp } from '../src/app';
 import { readConfig, type RulesConfig } from '../src/config';
+import { buildUsage } from '../../usage/src/app';
+import { readConfig as readUsageConfig } from '../../usage/src/config';
 
 // Shared by the integration tests: a real rules app on its own topics,
 // schema and Redis prefix, and builders of the messages usage would send.
@@ -78,9 +80,6 @@ export function anUnmappedMessage(accountId: string, event: Partial<TrackEvent> 
  * prefix (where it reads the snapshots) with its own Postgres schema.
  */
 export async function startUsage(rules: { config: RulesConfig; url: string }, id = uniqueId('u')) {
-  // Imported lazily: only the end-to-end tests and the bench need usage.
-  const { buildUsage } = await import('../../usage/src/app');
-  const { readConfig: readUsageConfig } = await import('../../usage/src/config');
   const config = readUsageConfig({
     ...testEnv('usage', id),
     TOPIC_PREFIX: rules.config.TOPIC_PREFIX,
