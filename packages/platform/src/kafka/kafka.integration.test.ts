@@ -1,4 +1,6 @@
 import { DLQ_HEADERS, EventCodec, topicNames, userKey, type TrackMessage } from '@kana/schemas';
+import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
+import { Pool } from 'pg';
 import { createLogger } from '../logger';
 import { createMetrics } from '../metrics';
 import { AppError, UnavailableError } from '../errors';
@@ -163,4 +165,73 @@ describe('Kafka plumbing against the real broker and registry', () => {
       await consumer.stop();
     }
   });
+
+  it('retries a batch while Postgres is unreachable and handles it once it is back, dead-lettering nothing', async () => {
+    // Postgres as the handler sees it during a restart: first nothing listens on its port,
+    // then it is back (a TCP relay to the real server, started midway).
+    const port = await freePort();
+    const pool = new Pool({ connectionString: `postgres://postgres@127.0.0.1:${port}/postgres`, connectionTimeoutMillis: 1_000 });
+    pool.on('error', () => undefined);
+    let failures = 0;
+    const seen: string[] = [];
+    const consumer = new BatchConsumer(
+      { groupId: `${prefix}pg-down`, topic: 'usageRecords', maxBackoffMs: 200 },
+      { kafka, codec, producer, logger, metrics },
+      async (batch) => {
+        try {
+          await pool.query('select 1'); // raw node-postgres errors, as a store that does not wrap them raises
+        } catch (error) {
+          failures++;
+          throw error;
+        }
+        seen.push(...batch.map((message) => message.value.id).filter((id) => id.startsWith('pg-')));
+      },
+    );
+    let relay: Server | undefined;
+    try {
+      await consumer.start();
+      const value = await codec.encode('usageRecords', {
+        schemaVersion: 1, id: 'pg-1', accountId: 'acc_pg', userId: 'u', featureId: 'f', delta: 1,
+        messageId: 'pg-1', ruleId: null, timestamp: '2026-11-28T10:00:00.000Z', recordedAt: '2026-11-28T10:00:00.000Z',
+      });
+      await producer.send(topics.usageRecords, [{ key: 'acc_pg:u', value }]);
+      await waitFor(() => failures >= 4, { what: 'the handler failing while Postgres is away' });
+      relay = await tcpRelay(port, 5432);
+      await waitFor(() => seen.includes('pg-1'), { what: 'the record handled after Postgres came back', timeoutMs: 60_000 });
+      expect(seen).toEqual(['pg-1']);
+      const handled = await metrics.getSingleMetric('kana_consumer_messages_total')!.get();
+      expect(handled.values.filter((v) => v.labels.topic === 'usageRecords' && v.labels.outcome === 'dlq').reduce((sum, v) => sum + v.value, 0)).toBe(0);
+    } finally {
+      await consumer.stop();
+      await pool.end();
+      relay?.close();
+    }
+  });
 });
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function tcpRelay(from: number, to: number): Promise<Server> {
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(to, '127.0.0.1');
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  server.on('close', () => sockets.forEach((socket) => socket.destroy()));
+  await new Promise<void>((resolve) => server.listen(from, '127.0.0.1', resolve));
+  return server;
+}
