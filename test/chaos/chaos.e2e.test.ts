@@ -27,6 +27,7 @@ describe(`chaos run (${size.size} size)`, () => {
       'wrong totals': v.wrongTotals,
       'wrong users': v.wrongUsers,
       'unexpected unmapped': v.unexpectedUnmapped,
+      'dead-lettered': figures.deadLettered,
     }).toEqual({
       'gave up': 0,
       lost: 0,
@@ -36,6 +37,7 @@ describe(`chaos run (${size.size} size)`, () => {
       'wrong totals': 0,
       'wrong users': 0,
       'unexpected unmapped': 0,
+      'dead-lettered': 0,
     });
     expect(figures.acknowledged).toBe(figures.distinct);
     expect(figures.storedRecords).toBe(figures.expectedRecords);

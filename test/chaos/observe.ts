@@ -86,6 +86,22 @@ export async function consumerLag(system: SystemUnderTest): Promise<number> {
   }
 }
 
+/**
+ * Messages on this system's dead-letter topic. The workload holds only valid events, so each
+ * one is an event some service gave up on: not counted, whatever the other figures say.
+ */
+export async function deadLettered(system: SystemUnderTest): Promise<number> {
+  const admin = new Kafka({ brokers: [STACK.KAFKA_BROKERS], logLevel: logLevel.NOTHING, retry: { retries: 2 } }).admin();
+  await admin.connect();
+  try {
+    const topic = `${system.id}.kana.dlq`;
+    if (!(await admin.listTopics()).includes(topic)) return 0;
+    return (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** Reprocess jobs still running, with their progress (a job stuck there is a finding of its own). */
 export async function runningJobs(admins: AdminClient[]): Promise<string[]> {
   const running: string[] = [];

@@ -22,6 +22,8 @@ export interface Figures {
   unexpectedExits: string[];
   settled: boolean;
   jobsStillRunning: string[];
+  /** Messages on the system's DLQ: with a workload of valid events, each is an event not counted. */
+  deadLettered: number;
   settleMs: number;
   loadMs: number;
   totalMs: number;
@@ -52,6 +54,7 @@ export function table(f: Figures): string {
     ['unmapped missing / unexpected (GET /v1/events/unmapped)', `${v.missingUnmapped} / ${v.unexpectedUnmapped}`],
     ['faults injected', [...byKind].map(([kind, n]) => `${n}× ${kind}`).join(', ')],
     ['service exits nobody asked for (restarted by the supervisor)', f.unexpectedExits.length === 0 ? '0' : `${f.unexpectedExits.length}: ${f.unexpectedExits.join(', ')}`],
+    ['**dead-lettered** (valid events a service gave up on)', `**${f.deadLettered}**`],
     ['reprocess jobs still running at the end', f.jobsStillRunning.length === 0 ? '0' : `${f.jobsStillRunning.length}: ${f.jobsStillRunning.join('; ')}`],
     ['settled (lag 0, no running job, counts stable)', `${f.settled ? 'yes' : 'NO'} after ${(f.settleMs / 1000).toFixed(0)} s`],
     ['duration: load / total', `${(f.loadMs / 1000).toFixed(0)} s / ${(f.totalMs / 1000).toFixed(0)} s`],

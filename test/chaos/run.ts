@@ -1,7 +1,7 @@
 import { SystemUnderTest, type AdminClient } from '../system/harness';
 import { compare } from './compare';
 import { FaultController, schedule, type FaultPlan } from './faults';
-import { readActual, settle } from './observe';
+import { deadLettered, readActual, settle } from './observe';
 import { expectedOf } from './oracle';
 import { writeReliability, type Figures } from './report';
 import { Sender } from './sender';
@@ -119,6 +119,7 @@ export async function runChaos(size: ChaosSize, command: string): Promise<Figure
       unexpectedExits: controller.unexpectedExits,
       settled: settled.settled,
       jobsStillRunning: settled.running,
+      deadLettered: await deadLettered(system),
       settleMs: settled.waitedMs,
       loadMs,
       totalMs: Date.now() - t0,
