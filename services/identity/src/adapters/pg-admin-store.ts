@@ -4,7 +4,7 @@ import { fillMissing } from '../domain/user-view';
 import type { UserRecord } from '../domain/user';
 import { wrapPgError } from './pg-errors';
 import { importCustomers, type ImportedCustomer, type ImportOutcome } from './pg-import';
-import { fromRow, USER_COLUMNS, type UserRow } from './pg-rows';
+import { fromRow, USER_SELECT, type UserRow } from './pg-rows';
 import { deleteUsers, insertOutbox, updateUsers, type OutboxEntry } from './pg-user-writes';
 
 export interface AttentionIssue {
@@ -24,7 +24,7 @@ export class PgAdminStore {
   /** `userId` also finds the survivor of a merged-away userId: the user its events count toward. */
   async list(accountId: string, filter: { userId?: string; email?: string; after?: string; limit: number }): Promise<UserRecord[]> {
     const { rows } = await this.query<UserRow>(
-      `SELECT ${USER_COLUMNS} FROM users
+      `SELECT ${USER_SELECT} FROM users
        WHERE account_id = $1 AND ($3::text IS NULL OR email_normalized = $3) AND ($4::uuid IS NULL OR id > $4)
          AND ($2::text IS NULL OR user_id = $2 OR id = (SELECT survivor_id FROM user_aliases WHERE account_id = $1 AND user_id = $2))
        ORDER BY id LIMIT $5`,
@@ -34,21 +34,21 @@ export class PgAdminStore {
   }
 
   async get(accountId: string, id: string): Promise<UserRecord | undefined> {
-    const { rows } = await this.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE account_id = $1 AND id = $2`, [accountId, id]);
+    const { rows } = await this.query<UserRow>(`SELECT ${USER_SELECT} FROM users WHERE account_id = $1 AND id = $2`, [accountId, id]);
     return rows[0] && fromRow(rows[0]);
   }
 
   /** The seed's two boxes, computed from the data, plus the recorded issues. */
   async attention(accountId: string) {
     const missing = await this.query<UserRow>(
-      `SELECT ${USER_COLUMNS} FROM users WHERE account_id = $1 AND billing_id IS NULL ORDER BY created_at, id LIMIT $2`,
+      `SELECT ${USER_SELECT} FROM users WHERE account_id = $1 AND billing_id IS NULL ORDER BY users.created_at, id LIMIT $2`,
       [accountId, ATTENTION_LIMIT],
     );
     const shared = await this.query<UserRow>(
-      `SELECT ${USER_COLUMNS} FROM users WHERE account_id = $1 AND email_normalized IN (
+      `SELECT ${USER_SELECT} FROM users WHERE account_id = $1 AND email_normalized IN (
          SELECT email_normalized FROM users WHERE account_id = $1 AND email_normalized IS NOT NULL
          GROUP BY email_normalized HAVING count(*) > 1 ORDER BY email_normalized LIMIT $2)
-       ORDER BY email_normalized, created_at, id`,
+       ORDER BY email_normalized, users.created_at, id`,
       [accountId, ATTENTION_LIMIT],
     );
     // Only what still needs the account: an invalid field value stops counting
@@ -88,7 +88,7 @@ export class PgAdminStore {
     if (fromId === intoId) throw httpError(400, 'intoId must name another user than the one being merged');
     return this.transaction('merge users', async (client) => {
       const { rows } = await client.query<UserRow>(
-        `SELECT ${USER_COLUMNS} FROM users WHERE account_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR UPDATE`,
+        `SELECT ${USER_SELECT} FROM users WHERE account_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR UPDATE`,
         [accountId, [fromId, intoId]],
       );
       const from = rows.map(fromRow).find((u) => u.id === fromId);
@@ -130,7 +130,7 @@ export class PgAdminStore {
         'DELETE FROM user_aliases WHERE account_id = $1 AND survivor_id = $2 RETURNING user_id',
         [accountId, id],
       );
-      const { rows } = await client.query<UserRow>(`DELETE FROM users WHERE account_id = $1 AND id = $2 RETURNING ${USER_COLUMNS}`, [accountId, id]);
+      const { rows } = await client.query<UserRow>(`DELETE FROM users WHERE account_id = $1 AND id = $2 RETURNING ${USER_SELECT}`, [accountId, id]);
       const user = rows[0] && fromRow(rows[0]);
       if (!user) return undefined;
       for (const userId of [...aliases.rows.map((r) => r.user_id), ...(user.userId === null ? [] : [user.userId])]) {

@@ -5,7 +5,7 @@ import { readIdentityTraits, type IdentityFields } from '../domain/traits';
 import type { IdentifyInput } from '../domain/user';
 import { UserView } from '../domain/user-view';
 import { lostRace, wrapPgError } from './pg-errors';
-import { fromRow, USER_COLUMNS, type UserRow } from './pg-rows';
+import { fromRow, USER_SELECT, type UserRow } from './pg-rows';
 import { deleteUsers, insertIssues, insertOutbox, insertUsers, updateUsers, type OutboxEntry } from './pg-user-writes';
 
 export interface BatchOutcome {
@@ -53,17 +53,22 @@ export class PgIdentityStore {
   }
 
   private async load(client: PoolClient, inputs: IdentifyInput[], fields: IdentityFields[]): Promise<UserView> {
-    const byUser = unique(inputs.map((i) => [i.accountId, i.userId]));
-    const byEmail = unique(inputs.flatMap((i, n) => (fields[n]!.email ? [[i.accountId, fields[n]!.email!.normalized]] : [])));
+    const byUser = new PairSet();
+    const byEmail = new PairSet();
+    inputs.forEach((input, n) => {
+      byUser.add(input.accountId, input.userId);
+      const email = fields[n]!.email;
+      if (email) byEmail.add(input.accountId, email.normalized);
+    });
     const users = await client.query<UserRow>(
-      `SELECT ${USER_COLUMNS} FROM users WHERE id IN (
+      `SELECT ${USER_SELECT} FROM users WHERE id IN (
          SELECT u.id FROM users u JOIN unnest($1::text[], $2::text[]) AS k(a, v) ON u.account_id = k.a AND u.user_id = k.v
          UNION
          SELECT u.id FROM users u JOIN unnest($3::text[], $4::text[]) AS k(a, v) ON u.account_id = k.a AND u.email_normalized = k.v
          UNION
          SELECT x.survivor_id FROM user_aliases x JOIN unnest($1::text[], $2::text[]) AS k(a, v) ON x.account_id = k.a AND x.user_id = k.v
        ) ORDER BY id FOR UPDATE`,
-      [byUser.map((p) => p[0]), byUser.map((p) => p[1]), byEmail.map((p) => p[0]), byEmail.map((p) => p[1])],
+      [byUser.firsts, byUser.seconds, byEmail.firsts, byEmail.seconds],
     );
     // Read after the locks: under READ COMMITTED this sees what a concurrent
     // merge or delete committed on the same users before we got them.
@@ -73,7 +78,7 @@ export class PgIdentityStore {
        UNION ALL
        SELECT x.account_id, x.user_id, x.merged_at, x.survivor_id FROM user_aliases x
          JOIN unnest($1::text[], $2::text[]) AS k(a, v) ON x.account_id = k.a AND x.user_id = k.v`,
-      [byUser.map((p) => p[0]), byUser.map((p) => p[1])],
+      [byUser.firsts, byUser.seconds],
     );
     const now = new Date().toISOString();
     const locked = new Set(users.rows.map((row) => row.id));
@@ -92,8 +97,18 @@ export class PgIdentityStore {
   }
 }
 
-function unique(pairs: string[][]): [string, string][] {
-  const seen = new Map<string, [string, string]>();
-  for (const [a, b] of pairs) seen.set(`${a}\u0000${b}`, [a!, b!]);
-  return [...seen.values()];
+/** Distinct (a, b) pairs as two parallel arrays, ready for `unnest($1::text[], $2::text[])`. */
+class PairSet {
+  readonly firsts: string[] = [];
+  readonly seconds: string[] = [];
+  private readonly seen = new Map<string, Set<string>>();
+
+  add(a: string, b: string): void {
+    let seconds = this.seen.get(a);
+    if (!seconds) this.seen.set(a, (seconds = new Set()));
+    if (seconds.has(b)) return;
+    seconds.add(b);
+    this.firsts.push(a);
+    this.seconds.push(b);
+  }
 }

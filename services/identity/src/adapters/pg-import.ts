@@ -3,7 +3,7 @@ import type { PoolClient } from '@kana/platform';
 import { normalizeEmail } from '../domain/traits';
 import type { UserRecord } from '../domain/user';
 import { identityChangeOf } from '../domain/changes';
-import { fromRow, USER_COLUMNS, type UserRow } from './pg-rows';
+import { fromRow, USER_SELECT, type UserRow } from './pg-rows';
 import { insertOutbox, insertUsers, updateUsers, type OutboxEntry } from './pg-user-writes';
 
 export interface ImportedCustomer {
@@ -30,7 +30,7 @@ export interface ImportOutcome {
 export async function importCustomers(client: PoolClient, accountId: string, customers: ImportedCustomer[]): Promise<ImportOutcome & { outbox: OutboxEntry | undefined }> {
   const emails = [...new Set(customers.flatMap((c) => (c.email ? [normalizeEmail(c.email)!] : [])))];
   const { rows } = await client.query<UserRow>(
-    `SELECT ${USER_COLUMNS} FROM users WHERE account_id = $1 AND (billing_id = ANY($2::text[]) OR email_normalized = ANY($3::text[]))
+    `SELECT ${USER_SELECT} FROM users WHERE account_id = $1 AND (billing_id = ANY($2::text[]) OR email_normalized = ANY($3::text[]))
      ORDER BY id FOR UPDATE`,
     [accountId, customers.map((c) => c.id), emails],
   );

@@ -3,7 +3,7 @@ import { userKey } from '@kana/schemas';
 import type { PoolClient } from '@kana/platform';
 import type { IdentityIssue, UserRecord } from '../domain/user';
 import { lostRace } from './pg-errors';
-import { toColumns, USER_COLUMNS } from './pg-rows';
+import { toColumns, USER_COLUMNS, userValue } from './pg-rows';
 
 // Set-based writes used inside a caller's transaction: one statement per kind
 // of change, whatever the batch size.
@@ -14,7 +14,11 @@ export async function insertUsers(client: PoolClient, users: UserRecord[]): Prom
   const args = types.map((type, i) => `$${i + 1}::${type}[]`).join(', ');
   // DO NOTHING + count instead of an error: a userId another instance created
   // meanwhile means our view was stale, so the whole batch is retried.
-  const result = await client.query(`INSERT INTO users (${USER_COLUMNS}) SELECT * FROM unnest(${args}) ON CONFLICT DO NOTHING`, values);
+  const select = USER_COLUMNS.split(', ').map(userValue).join(', ');
+  const result = await client.query(
+    `INSERT INTO users (${USER_COLUMNS}) SELECT ${select} FROM unnest(${args}) AS v(${USER_COLUMNS}) ON CONFLICT DO NOTHING`,
+    values,
+  );
   if (result.rowCount !== users.length) throw lostRace('a user with one of these userIds was created by another instance');
 }
 
@@ -24,7 +28,7 @@ export async function updateUsers(client: PoolClient, users: UserRecord[]): Prom
   const args = types.map((type, i) => `$${i + 1}::${type}[]`).join(', ');
   const sets = USER_COLUMNS.split(', ')
     .filter((column) => column !== 'id' && column !== 'account_id' && column !== 'created_at')
-    .map((column) => `${column} = v.${column}`)
+    .map((column) => `${column} = ${userValue(column)}`)
     .join(', ');
   await client.query(`UPDATE users u SET ${sets} FROM unnest(${args}) AS v(${USER_COLUMNS}) WHERE u.id = v.id`, values);
 }

@@ -152,6 +152,31 @@ describe('decide: order, duplicates, aliases and bad traits', () => {
     expect(later.view.get('imp')).toBeDefined(); // a replay does not merge what the original did not
   });
 
+  it('emits one change per user per batch: updates after a created or an updated fold into it, the newest timestamp wins', () => {
+    const created = run([], [
+      anIdentify({ timestamp: T0, traits: { name: 'A' } }),
+      anIdentify({ timestamp: T2, traits: { name: 'B' } }),
+      anIdentify({ timestamp: T1, traits: { email: 'ann@x.io' } }),
+    ]);
+    expect(created.actions).toEqual(['create', 'update', 'update']);
+    expect(created.view.changes).toEqual([expect.objectContaining({ kind: 'created', at: T0 })]);
+    const updated = run([aUser({ id: 'a', name: 'Ann', nameAt: Date.parse(T0) }), aUser({ id: 'b', userId: 'u2' })], [
+      anIdentify({ timestamp: T1, traits: { name: 'A1' } }),
+      anIdentify({ userId: 'u2', timestamp: T1, traits: { name: 'Bob' } }),
+      anIdentify({ timestamp: T2, traits: { name: 'A2' } }),
+    ]);
+    expect(updated.view.changes.map((c) => [c.user.id, c.kind, c.at])).toEqual([['a', 'updated', T2], ['b', 'updated', T1]]);
+  });
+
+  it('keeps a merge between two updates of the same user, in order', () => {
+    const { changes } = run([aUser({ id: 'a', name: 'Ann', nameAt: Date.parse(T0) }), anImport({ id: 'imp', ...withEmail('ann@x.io') })], [
+      anIdentify({ timestamp: T1, traits: { name: 'A1' } }),
+      anIdentify({ timestamp: T1, traits: { email: 'ann@x.io' } }),
+      anIdentify({ timestamp: T2, traits: { name: 'A2' } }),
+    ]);
+    expect(changes).toEqual(['updated', 'merged', 'updated']);
+  });
+
   it('keeps the first of two different events with the same timestamp (strict on ties)', () => {
     const { state } = run([], [anIdentify({ timestamp: T1, traits: { name: 'First' } }), anIdentify({ timestamp: T1, traits: { name: 'Second' } })]);
     expect(state('u1')?.name).toBe('First');

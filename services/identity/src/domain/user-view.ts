@@ -4,7 +4,24 @@ import { isNewer, type Decision, type UserLookup } from './decide';
 import type { IdentityFields } from './traits';
 import type { IdentifyInput, IdentityIssue, UserRecord } from './user';
 
-const k = (accountId: string, value: string) => `${accountId}\u0000${value}`;
+/** A map keyed by (accountId, value), nested rather than by a joined string: no key string per lookup. */
+class ByAccount<V> {
+  private readonly accounts = new Map<string, Map<string, V>>();
+
+  get(accountId: string, key: string): V | undefined {
+    return this.accounts.get(accountId)?.get(key);
+  }
+
+  set(accountId: string, key: string, value: V): void {
+    let values = this.accounts.get(accountId);
+    if (!values) this.accounts.set(accountId, (values = new Map()));
+    values.set(key, value);
+  }
+
+  delete(accountId: string, key: string): void {
+    this.accounts.get(accountId)?.delete(key);
+  }
+}
 
 /**
  * The users one batch can touch (by the batch's userIds and emails), indexed
@@ -15,16 +32,18 @@ const k = (accountId: string, value: string) => `${accountId}\u0000${value}`;
  */
 export class UserView implements UserLookup {
   private readonly users = new Map<string, UserRecord>();
-  private readonly idByUserId = new Map<string, string>();
-  private readonly idsByEmail = new Map<string, Set<string>>();
-  private readonly tombstones = new Map<string, number>();
-  private readonly aliases = new Map<string, { survivorId: string; at: number }>();
+  private readonly idByUserId = new ByAccount<string>();
+  private readonly idsByEmail = new ByAccount<Set<string>>();
+  private readonly tombstones = new ByAccount<number>();
+  private readonly aliases = new ByAccount<{ survivorId: string; at: number }>();
 
   readonly inserted = new Set<string>();
   readonly updated = new Set<string>();
   readonly removed = new Map<string, UserRecord>();
   readonly issues: IdentityIssue[] = [];
   readonly changes: IdentityChange[] = [];
+  /** Each user's (by id) latest change: its index in `changes` and its time (ms). */
+  private readonly lastChange = new Map<string, { index: number; at: number }>();
   applied = 0;
   skipped = 0;
 
@@ -38,22 +57,24 @@ export class UserView implements UserLookup {
     private readonly deps: { newId: () => string; now: () => string },
   ) {
     for (const user of loaded.users) this.index({ ...user });
-    for (const { accountId, userId, at } of loaded.tombstones) this.tombstones.set(k(accountId, userId), at);
-    for (const { accountId, userId, survivorId, at } of loaded.aliases ?? []) this.aliases.set(k(accountId, userId), { survivorId, at });
+    for (const { accountId, userId, at } of loaded.tombstones) this.tombstones.set(accountId, userId, at);
+    for (const { accountId, userId, survivorId, at } of loaded.aliases ?? []) this.aliases.set(accountId, userId, { survivorId, at });
   }
 
   byUserId(accountId: string, userId: string): UserRecord | undefined {
-    const id = this.idByUserId.get(k(accountId, userId));
+    const id = this.idByUserId.get(accountId, userId);
     return id === undefined ? undefined : this.users.get(id);
   }
   byEmail(accountId: string, email: string): UserRecord[] {
-    return [...(this.idsByEmail.get(k(accountId, email)) ?? [])].map((id) => this.users.get(id)!);
+    const users: UserRecord[] = [];
+    for (const id of this.idsByEmail.get(accountId, email) ?? []) users.push(this.users.get(id)!);
+    return users;
   }
   deletedAt(accountId: string, userId: string): number | undefined {
-    return this.tombstones.get(k(accountId, userId));
+    return this.tombstones.get(accountId, userId);
   }
   aliasOf(accountId: string, userId: string): { survivor: UserRecord; at: number } | undefined {
-    const alias = this.aliases.get(k(accountId, userId));
+    const alias = this.aliases.get(accountId, userId);
     const survivor = alias && this.users.get(alias.survivorId);
     return survivor && { survivor, at: alias.at };
   }
@@ -82,12 +103,13 @@ export class UserView implements UserLookup {
       writeFields(user, decision.fields, decision.at);
       this.index(user);
       this.inserted.add(user.id);
-      this.emit('created', user, null, input.timestamp);
+      this.emit('created', user, null, input.timestamp, decision.at);
       return;
     }
 
-    const before = { ...decision.target };
-    const user = this.unindex(decision.target.id);
+    // The target is the view's own record: changed in place, then re-indexed if its keys moved.
+    const user = decision.target;
+    const { userId, emailNormalized, nameAt, emailAt, billingAt } = user;
     if (decision.action === 'claim') user.userId = input.userId;
     const changed = writeFields(user, decision.fields, decision.at) || decision.action === 'claim';
     const mergeImport = decision.action === 'update' ? decision.mergeImport : undefined;
@@ -97,14 +119,31 @@ export class UserView implements UserLookup {
       this.remove(from);
     }
     if (changed || mergeImport) user.updatedAt = now;
-    if (changed || mergeImport || timestampsMoved(before, user)) this.markUpdated(user.id);
-    this.index(user);
+    const timestampsMoved = user.nameAt !== nameAt || user.emailAt !== emailAt || user.billingAt !== billingAt;
+    if (changed || mergeImport || timestampsMoved) this.markUpdated(user.id);
+    this.reindex(user, userId, emailNormalized);
     // A merge tells consumers about the survivor already; one change per event is enough.
-    if (mergeImport) this.emit('merged', user, mergeImport, input.timestamp);
-    else if (changed) this.emit('updated', user, null, input.timestamp);
+    if (mergeImport) this.emit('merged', user, mergeImport, input.timestamp, decision.at);
+    else if (changed) this.emit('updated', user, null, input.timestamp, decision.at);
   }
 
-  private emit(kind: IdentityChange['kind'], user: UserRecord, from: UserRecord | null, at: string): void {
+  /**
+   * One `updated` per user per batch: a change names the user, not its fields,
+   * so several `updated` of one user in a row tell a consumer nothing one does
+   * not (a later one only moves the pending one's `at` forward), and an
+   * `updated` right after the user's `created` adds nothing to it. Any other
+   * change in between (a merge, a claim changing the key) is kept, in order.
+   */
+  private emit(kind: IdentityChange['kind'], user: UserRecord, from: UserRecord | null, at: string, atMs: number): void {
+    if (kind === 'updated') {
+      const pending = this.lastChange.get(user.id);
+      const last = pending && this.changes[pending.index]!;
+      if (pending && last && (last.kind === 'updated' || last.kind === 'created') && last.user.userId === user.userId) {
+        if (last.kind === 'updated' && atMs > pending.at) [last.at, pending.at] = [at, atMs];
+        return;
+      }
+    }
+    this.lastChange.set(user.id, { index: this.changes.length, at: atMs });
     this.changes.push(identityChangeOf(kind, user, from, at));
   }
 
@@ -120,20 +159,29 @@ export class UserView implements UserLookup {
 
   private index(user: UserRecord): void {
     this.users.set(user.id, user);
-    if (user.userId !== null) this.idByUserId.set(k(user.accountId, user.userId), user.id);
-    if (user.emailNormalized !== null) {
-      const key = k(user.accountId, user.emailNormalized);
-      const ids = this.idsByEmail.get(key) ?? new Set();
-      ids.add(user.id);
-      this.idsByEmail.set(key, ids);
+    this.reindex(user, null, null);
+  }
+
+  private reindex(user: UserRecord, oldUserId: string | null, oldEmail: string | null): void {
+    if (user.userId !== oldUserId) {
+      if (oldUserId !== null) this.idByUserId.delete(user.accountId, oldUserId);
+      if (user.userId !== null) this.idByUserId.set(user.accountId, user.userId, user.id);
+    }
+    if (user.emailNormalized !== oldEmail) {
+      if (oldEmail !== null) this.idsByEmail.get(user.accountId, oldEmail)?.delete(user.id);
+      if (user.emailNormalized !== null) {
+        const ids = this.idsByEmail.get(user.accountId, user.emailNormalized);
+        if (ids) ids.add(user.id);
+        else this.idsByEmail.set(user.accountId, user.emailNormalized, new Set([user.id]));
+      }
     }
   }
 
   private unindex(id: string): UserRecord {
     const user = this.users.get(id)!;
     this.users.delete(id);
-    if (user.userId !== null) this.idByUserId.delete(k(user.accountId, user.userId));
-    if (user.emailNormalized !== null) this.idsByEmail.get(k(user.accountId, user.emailNormalized))?.delete(id);
+    if (user.userId !== null) this.idByUserId.delete(user.accountId, user.userId);
+    if (user.emailNormalized !== null) this.idsByEmail.get(user.accountId, user.emailNormalized)?.delete(id);
     return user;
   }
 }
@@ -167,8 +215,4 @@ export function fillMissing(survivor: UserRecord, from: UserRecord): void {
   if (survivor.name === null) [survivor.name, survivor.nameAt] = [from.name, from.nameAt];
   if (survivor.email === null) [survivor.email, survivor.emailNormalized, survivor.emailAt] = [from.email, from.emailNormalized, from.emailAt];
   if (survivor.billingId === null) [survivor.billingId, survivor.billingProvider, survivor.billingAt] = [from.billingId, from.billingProvider, from.billingAt];
-}
-
-function timestampsMoved(a: UserRecord, b: UserRecord): boolean {
-  return a.nameAt !== b.nameAt || a.emailAt !== b.emailAt || a.billingAt !== b.billingAt;
 }
