@@ -87,7 +87,8 @@ async function main(): Promise<void> {
     await rules.pool.query('ANALYZE unmapped_events');
     process.stdout.write(`produced ${LIVE} live events; stored ${STORED} unmapped events in ${((performance.now() - loadStarted) / 1000).toFixed(1)} s\n`);
 
-    const usageConfig = usageEnv.parse({ ...common, DATABASE_SCHEMA: usageSchema, RULES_URL: rulesUrl });
+    // USAGE_CONCURRENCY: usage's CONSUMER_CONCURRENCY (its reprocess consumer takes half), to test whether usage is the limit.
+    const usageConfig = usageEnv.parse({ ...common, DATABASE_SCHEMA: usageSchema, RULES_URL: rulesUrl, ...(process.env.USAGE_CONCURRENCY ? { CONSUMER_CONCURRENCY: process.env.USAGE_CONCURRENCY } : {}) });
     usage = buildUsage(usageConfig, { logger });
     const usagePool = createPool({ url: STACK.DATABASE_URL, schema: usageSchema, max: 2 });
     usagePool.on('error', () => undefined); // a lost idle connection is replaced on the next query
@@ -103,6 +104,19 @@ async function main(): Promise<void> {
     const liveSeconds = ((await until(liveAccount, LIVE)) - liveStarted) / 1000;
     process.stdout.write(`live: ${LIVE} events mapped in ${liveSeconds.toFixed(1)} s\n`);
 
+    // Usage's own step timings (histogram sums), read before and after the replay: where usage spends the replay.
+    const usageSteps = async () => {
+      const metrics = await usage!.metrics.getMetricsAsJSON();
+      const steps: Record<string, { seconds: number; batches: number }> = {};
+      for (const value of metrics.find((m) => m.name === 'kana_usage_batch_step_seconds')?.values ?? []) {
+        const step = String(value.labels.step);
+        steps[step] ??= { seconds: 0, batches: 0 };
+        if ((value as { metricName?: string }).metricName?.endsWith('_sum')) steps[step].seconds = value.value;
+        if ((value as { metricName?: string }).metricName?.endsWith('_count')) steps[step].batches = value.value;
+      }
+      return steps;
+    };
+    const stepsBefore = await usageSteps();
     const replayStarted = performance.now();
     await call(rulesUrl, replayAccount, 'POST', '/v1/rules', { featureId: 'messages', eventName: EVENT, conditions: [{ property: 'plan', operator: 'eq', value: 'pro' }] });
     // When the rules side finished sending (walk done), to tell whose time the replay is.
@@ -117,7 +131,28 @@ async function main(): Promise<void> {
     const replaySeconds = ((await until(replayAccount, STORED)) - replayStarted) / 1000;
     await watchWalk;
     process.stdout.write(`reprocess: ${STORED} stored events mapped in ${replaySeconds.toFixed(1)} s\n`);
-    const job = (await rules.pool.query('SELECT status, total, published, processed, mapped FROM reprocess_jobs WHERE account_id = $1 ORDER BY created_at DESC LIMIT 1', [replayAccount])).rows[0];
+    // What a user watching the job sees: GET /v1/reprocess-jobs/:id when the last record appeared, and when it says done.
+    const jobId = (await rules.pool.query('SELECT id FROM reprocess_jobs WHERE account_id = $1 ORDER BY created_at DESC LIMIT 1', [replayAccount])).rows[0].id as string;
+    const jobView = async () => {
+      const response = await fetch(`${rulesUrl}/v1/reprocess-jobs/${jobId}`, { headers: { [ACCOUNT_HEADER]: replayAccount } });
+      const { status, total, processed, mapped } = (await response.json()) as Record<string, unknown>;
+      return { status, total, processed, mapped };
+    };
+    const stepsAfter = await usageSteps();
+    const usageReplaySteps = Object.fromEntries(
+      Object.entries(stepsAfter).map(([step, after]) => [
+        step,
+        { seconds: Number((after.seconds - (stepsBefore[step]?.seconds ?? 0)).toFixed(2)), batches: after.batches - (stepsBefore[step]?.batches ?? 0) },
+      ]),
+    );
+    const jobAtLastRecord = await jobView();
+    let job = jobAtLastRecord;
+    while (job.status === 'running' && performance.now() - replayStarted < (replaySeconds + 600) * 1000) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      job = await jobView();
+    }
+    const doneSeconds = (performance.now() - replayStarted) / 1000;
+    process.stdout.write(`job ${job.status} after ${doneSeconds.toFixed(1)} s: ${JSON.stringify(job)}\n`);
     await usagePool.end();
 
     const figures = {
@@ -128,10 +163,14 @@ async function main(): Promise<void> {
       ratio: LIVE / liveSeconds > 0 ? STORED / replaySeconds / (LIVE / liveSeconds) : 0,
       replaySeconds,
       walkSeconds,
+      doneSeconds,
+      usageReplaySteps,
+      jobAtLastRecord,
       job,
     };
     process.stdout.write(`${JSON.stringify(figures, null, 2)}\n`);
-    await writeSection(figures);
+    // BENCH_WRITE=0: an iteration run that leaves BENCHMARKS.md alone.
+    if (process.env.BENCH_WRITE !== '0') await writeSection(figures);
   } finally {
     await usage?.lifecycle.stop();
     await rules.lifecycle.stop();
@@ -141,7 +180,7 @@ async function main(): Promise<void> {
   }
 }
 
-async function writeSection(f: { stored: number; live: number; liveRate: number; reprocessRate: number; ratio: number; replaySeconds: number; walkSeconds: number; job: unknown }): Promise<void> {
+async function writeSection(f: { stored: number; live: number; liveRate: number; reprocessRate: number; ratio: number; replaySeconds: number; walkSeconds: number; doneSeconds: number; jobAtLastRecord: unknown; job: unknown }): Promise<void> {
   const file = join(__dirname, '..', '..', '..', 'BENCHMARKS.md');
   const section = [
     '<!-- reprocess:start -->',
@@ -158,7 +197,8 @@ async function writeSection(f: { stored: number; live: number; liveRate: number;
     `| reprocess events/s (${f.stored} stored events, ${f.replaySeconds.toFixed(1)} s) | ${f.reprocessRate} | |`,
     `| ratio reprocess / live | ${f.ratio.toFixed(2)} | ≥ 0.8 |`,
     `| rules side alone: store walked and republished (events/s) | ${Math.round(f.stored / f.walkSeconds)} (${f.walkSeconds.toFixed(1)} s) | |`,
-    `| job at the end | \`${JSON.stringify(f.job)}\` | |`,
+    `| job (GET /v1/reprocess-jobs/:id) when the last usage record appeared | \`${JSON.stringify(f.jobAtLastRecord)}\` | |`,
+    `| job when it said ${String((f.job as { status: unknown }).status)} (${f.doneSeconds.toFixed(1)} s after the rule) | \`${JSON.stringify(f.job)}\` | |`,
     '<!-- reprocess:end -->',
   ].join('\n');
   const current = await readFile(file, 'utf8').catch(() => '# Benchmarks\n');

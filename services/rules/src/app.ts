@@ -67,9 +67,25 @@ export function build(config: RulesConfig, deps: { logger: Logger; listen?: bool
   const snapshots = new SnapshotPublisher({ pool, store: snapshotStore, logger });
   const changes = new ChangeService({ pool, snapshots });
   const preview = new PreviewService({ pageSize: config.PREVIEW_PAGE_SIZE }, { pool });
+  // The walker's own producer: several requests in flight (lanes) so pages
+  // are acknowledged side by side, without delaying the consumers' sends.
+  const walkerProducer = new CoalescingProducer(
+    {
+      lanes: config.REPROCESS_PRODUCER_LANES,
+      ackTimeoutMs: 30_000,
+      maxQueuedMessages: config.REPROCESS_PAGE_SIZE * config.REPROCESS_PAGES_IN_FLIGHT * config.REPROCESS_CONCURRENCY + 1,
+    },
+    { kafka, logger, metrics },
+  );
   const worker = new ReprocessWorker(
-    { pageSize: config.REPROCESS_PAGE_SIZE, pollMs: config.REPROCESS_POLL_MS, concurrency: config.REPROCESS_CONCURRENCY },
-    { pool, producer, codec, snapshots, logger },
+    {
+      pageSize: config.REPROCESS_PAGE_SIZE,
+      pollMs: config.REPROCESS_POLL_MS,
+      concurrency: config.REPROCESS_CONCURRENCY,
+      pagesInFlight: config.REPROCESS_PAGES_IN_FLIGHT,
+      settleMs: config.REPROCESS_SETTLE_MS,
+    },
+    { pool, producer: walkerProducer, codec, snapshots, logger },
   );
   const consumerDeps = { kafka, codec, producer, logger, metrics };
   const group = (name: string) => `${config.TOPIC_PREFIX}kana-rules.${name}`;
@@ -101,6 +117,7 @@ export function build(config: RulesConfig, deps: { logger: Logger; listen?: bool
     stop: async () => undefined,
   });
   lifecycle.add(producer);
+  lifecycle.add({ name: 'walker-producer', start: () => walkerProducer.start(), stop: () => walkerProducer.stop() });
   lifecycle.add(worker);
   lifecycle.add(concurrently('consumers', [unmapped, reprocessed]));
   lifecycle.add({

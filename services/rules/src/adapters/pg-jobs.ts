@@ -6,12 +6,27 @@ import { countSelected, type Position } from './pg-unmapped-store';
 // Reprocess jobs: durable rows with a keyset cursor.
 //
 // Lifecycle: running (walking) → running (walk_done, waiting for usage's
-// outcomes) → done when every published event has an outcome. A newer change
-// of the account supersedes a job that is still walking; a job that finished
-// walking is left to complete (all its events are already on their way).
+// verdicts) → done. A newer change of the account supersedes a job that is
+// still walking; a job that finished walking is left to complete (all its
+// events are already on their way).
 // `total` is counted when the job starts (rows can be pruned or added while
 // it walks) and becomes the exact number of distinct events sent when the
-// walk ends; it is done when every one of them has usage's verdict.
+// walk ends.
+//
+// When is a walked job done? When every event it sent has usage's verdict,
+// or, failing that, when no verdict arrived for the settle interval since
+// the walk ended or the last verdict. Usage does not report every event it
+// was sent: one it dead-letters (kana.dlq) gets no verdict, nor does the
+// second copy of a message that two jobs sent and that usage consumed in one
+// batch (it plans each messageId once per batch). Such a job ends `done`
+// with processed < total; it still counts a verdict that arrives later
+// (each (job, event) at most once), so its numbers never go past the truth.
+//
+// Counters: verdicts are appended to reprocess_progress (one delta row per
+// job per consumed batch) instead of rewriting the job row, which the
+// walker, every reprocessed batch and every GET would otherwise queue on.
+// processed/mapped = the row's folded counts + the deltas; the worker's sweep
+// folds the deltas of finished jobs into their row.
 
 type Db = Pool | PoolClient;
 
@@ -32,8 +47,13 @@ export interface Job {
   createdAt: string;
 }
 
-const COLUMNS = `id, account_id, rules_version, status, event_names, feature_ids, cursor_time::text AS cursor_time, cursor_message_id,
-  walk_done, total, published, processed, mapped, created_at`;
+/** Columns of a job row aliased `j`, with the verdict counters (folded + deltas). */
+const COLUMNS = `j.id, j.account_id, j.rules_version, j.status, j.event_names, j.feature_ids, j.cursor_time::text AS cursor_time, j.cursor_message_id,
+  j.walk_done, j.total, j.published, j.created_at,
+  j.processed + COALESCE(d.processed, 0) AS processed, j.mapped + COALESCE(d.mapped, 0) AS mapped`;
+const DELTAS = `LEFT JOIN LATERAL (
+    SELECT sum(p.processed) AS processed, sum(p.mapped) AS mapped FROM reprocess_progress p WHERE p.job_id = j.id
+  ) d ON true`;
 
 function toJob(row: Record<string, unknown>): Job {
   return {
@@ -66,30 +86,40 @@ export async function startJob(tx: PoolClient, accountId: string, version: numbe
   const selection = unionOf(own, ...superseded.rows.map((row) => ({ eventNames: row.event_names, featureIds: row.feature_ids })));
   const total = isEmpty(selection) ? 0 : await countSelected(tx, accountId, version, selection);
   const done = total === 0;
-  const { rows } = await tx.query(
-    `INSERT INTO reprocess_jobs (id, account_id, rules_version, status, event_names, feature_ids, walk_done, total, finished_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $7 THEN now() END) RETURNING ${COLUMNS}`,
-    [randomUUID(), accountId, version, done ? 'done' : 'running', selection.eventNames, selection.featureIds, done, total],
+  const id = randomUUID();
+  await tx.query(
+    `INSERT INTO reprocess_jobs (id, account_id, rules_version, status, event_names, feature_ids, walk_done, total, finished_at, walked_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $7 THEN now() END, CASE WHEN $7 THEN now() END)`,
+    [id, accountId, version, done ? 'done' : 'running', selection.eventNames, selection.featureIds, done, total],
   );
-  return toJob(rows[0]!);
+  return (await getJobById(tx, id))!;
 }
 
 export async function getJob(db: Db, accountId: string, id: string): Promise<Job | undefined> {
-  const { rows } = await db.query(`SELECT ${COLUMNS} FROM reprocess_jobs WHERE account_id = $1 AND id = $2`, [accountId, id]);
+  const { rows } = await db.query(`SELECT ${COLUMNS} FROM reprocess_jobs j ${DELTAS} WHERE j.account_id = $1 AND j.id = $2`, [accountId, id]);
   return rows[0] ? toJob(rows[0]) : undefined;
 }
 
 export async function getJobById(db: Db, id: string): Promise<Job | undefined> {
-  const { rows } = await db.query(`SELECT ${COLUMNS} FROM reprocess_jobs WHERE id = $1`, [id]);
+  const { rows } = await db.query(`SELECT ${COLUMNS} FROM reprocess_jobs j ${DELTAS} WHERE j.id = $1`, [id]);
   return rows[0] ? toJob(rows[0]) : undefined;
+}
+
+/** Whether the job is still to be walked (not superseded, failed or walked meanwhile): one index lookup, no counters. */
+export async function isWalking(db: Db, id: string): Promise<boolean> {
+  const { rows } = await db.query(`SELECT 1 FROM reprocess_jobs WHERE id = $1 AND status = 'running' AND NOT walk_done`, [id]);
+  return rows.length > 0;
 }
 
 /** Newest first. */
 export async function listJobs(db: Db, accountId: string, limit: number, before?: { createdAt: string; id: string }): Promise<Job[]> {
   const { rows } = await db.query(
-    `SELECT ${COLUMNS} FROM reprocess_jobs WHERE account_id = $1
-       AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::text))
-     ORDER BY created_at DESC, id DESC LIMIT $4`,
+    `SELECT ${COLUMNS} FROM (
+       SELECT * FROM reprocess_jobs WHERE account_id = $1
+         AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::text))
+       ORDER BY created_at DESC, id DESC LIMIT $4
+     ) j ${DELTAS}
+     ORDER BY j.created_at DESC, j.id DESC`,
     [accountId, before?.createdAt ?? null, before?.id ?? null, limit],
   );
   return rows.map(toJob);
@@ -105,41 +135,50 @@ export async function walkingJobIds(db: Db, limit: number): Promise<string[]> {
 }
 
 /**
- * Before a page is sent: its events become the job's items. Only rows not
- * yet there count, so a page sent again after a crash adds nothing.
+ * After Kafka acknowledged every page up to `position`: a crash before this
+ * line sends those pages again on resume. `added` (items those pages added)
+ * keeps `published` current for the API while walking; finishWalk recounts it.
  */
-export async function addItems(db: Db, id: string, messageIds: string[]): Promise<void> {
+export async function advanceCursor(db: Db, id: string, position: Position, added: number): Promise<void> {
   await db.query(
-    `WITH added AS (
-       INSERT INTO reprocess_items (job_id, message_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING RETURNING 1
-     )
-     UPDATE reprocess_jobs SET published = published + (SELECT count(*) FROM added), updated_at = now() WHERE id = $1`,
-    [id, messageIds],
+    `UPDATE reprocess_jobs SET cursor_time = $2::timestamptz, cursor_message_id = $3, published = published + $4, updated_at = now() WHERE id = $1`,
+    [id, position.eventTime, position.messageId, added],
   );
 }
 
-/** After Kafka acknowledged the page: a crash before this line sends the page again on resume. */
-export async function advanceCursor(db: Db, id: string, position: Position): Promise<void> {
-  await db.query(`UPDATE reprocess_jobs SET cursor_time = $2::timestamptz, cursor_message_id = $3, updated_at = now() WHERE id = $1`, [
-    id,
-    position.eventTime,
-    position.messageId,
-  ]);
-}
-
-/** The walk reached the end: total becomes the exact number sent; done at once if every verdict is in. */
+/**
+ * The walk reached the end: total and published become the exact number of
+ * distinct events sent (its items; a page sent again after a crash added
+ * none), and the settle interval starts. Done at once if every verdict is in.
+ */
 export async function finishWalk(db: Db, id: string): Promise<void> {
   await db.query(
-    `UPDATE reprocess_jobs SET walk_done = true, total = published, updated_at = now(),
-       status = CASE WHEN status = 'running' AND processed >= published THEN 'done' ELSE status END,
-       finished_at = CASE WHEN status = 'running' AND processed >= published THEN now() ELSE finished_at END
-     WHERE id = $1 AND NOT walk_done`,
+    `WITH sent AS (SELECT count(*) AS n FROM reprocess_items WHERE job_id = $1)
+     UPDATE reprocess_jobs SET walk_done = true, total = sent.n, published = sent.n, walked_at = now(), updated_at = now()
+     FROM sent WHERE id = $1 AND NOT walk_done`,
     [id],
   );
+  await completeIfAllReported(db, [id]);
 }
 
 export async function failJob(db: Db, id: string): Promise<void> {
   await db.query(`UPDATE reprocess_jobs SET status = 'failed', updated_at = now(), finished_at = now() WHERE id = $1 AND status = 'running'`, [id]);
+}
+
+/**
+ * Walked jobs whose every sent event has a verdict become done. Evaluated per
+ * row without locking the rows that do not qualify, so checking after each
+ * batch of verdicts never queues behind the walker. Two batches committing
+ * at once may each miss the other's deltas: the sweep (settleJobs) catches that.
+ */
+async function completeIfAllReported(db: Db, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db.query(
+    `UPDATE reprocess_jobs j SET status = 'done', updated_at = now(), finished_at = now()
+     WHERE j.id = ANY($1::text[]) AND j.status = 'running' AND j.walk_done
+       AND j.processed + (SELECT COALESCE(sum(p.processed), 0) FROM reprocess_progress p WHERE p.job_id = j.id) >= j.published`,
+    [ids],
+  );
 }
 
 export interface Outcome {
@@ -153,11 +192,13 @@ export interface Outcome {
  * Records usage's verdicts once per (job, event): only items whose verdict
  * was still missing count, so a redelivered batch changes nothing. Verdicts
  * for events a job did not send (late republishes, unknown jobs, another
- * account's job) match no item and are ignored.
+ * account's job) match no item and are ignored. The counts go to one delta
+ * row per job (no shared row is updated); a job whose verdicts are now all
+ * in becomes done.
  */
 export async function recordOutcomes(tx: PoolClient, outcomes: Outcome[]): Promise<void> {
   if (outcomes.length === 0) return;
-  await tx.query(
+  const { rows } = await tx.query<{ job_id: string }>(
     `WITH input AS (
        SELECT DISTINCT ON (x.job_id, x.message_id) x.job_id, x.message_id, x.mapped
        FROM jsonb_to_recordset($1::jsonb) AS x(job_id text, account_id text, message_id text, mapped boolean)
@@ -166,13 +207,73 @@ export async function recordOutcomes(tx: PoolClient, outcomes: Outcome[]): Promi
        UPDATE reprocess_items i SET mapped = input.mapped FROM input
        WHERE i.job_id = input.job_id AND i.message_id = input.message_id AND i.mapped IS NULL
        RETURNING i.job_id, i.mapped
-     ), counts AS (
-       SELECT job_id, count(*) AS n, count(*) FILTER (WHERE mapped) AS m FROM updated GROUP BY job_id
      )
-     UPDATE reprocess_jobs j SET processed = j.processed + c.n, mapped = j.mapped + c.m, updated_at = now(),
-       status = CASE WHEN j.status = 'running' AND j.walk_done AND j.processed + c.n >= j.published THEN 'done' ELSE j.status END,
-       finished_at = CASE WHEN j.status = 'running' AND j.walk_done AND j.processed + c.n >= j.published THEN now() ELSE j.finished_at END
-     FROM counts c WHERE j.id = c.job_id`,
+     INSERT INTO reprocess_progress (job_id, processed, mapped)
+     SELECT job_id, count(*), count(*) FILTER (WHERE mapped) FROM updated GROUP BY job_id
+     RETURNING job_id`,
     [JSON.stringify(outcomes.map((o) => ({ job_id: o.jobId, account_id: o.accountId, message_id: o.messageId, mapped: o.mapped })))],
   );
+  await completeIfAllReported(
+    tx,
+    rows.map((row) => row.job_id),
+  );
+}
+
+export interface SettledJob {
+  id: string;
+  accountId: string;
+  published: number;
+  processed: number;
+}
+
+/**
+ * The sweep, run periodically by every instance (idempotent): walked jobs
+ * that have every verdict, or have heard none for `settleMs` since the walk
+ * ended or the last verdict, become done. Returns the jobs it finished with
+ * verdicts missing (usage never reported on published − processed events).
+ */
+export async function settleJobs(db: Db, settleMs: number): Promise<SettledJob[]> {
+  const { rows } = await db.query(
+    `WITH waiting AS (
+       SELECT j.id, j.published, j.processed + COALESCE(d.processed, 0) AS processed,
+         GREATEST(COALESCE(j.walked_at, j.updated_at), d.last_at) AS last_heard
+       FROM reprocess_jobs j
+       LEFT JOIN LATERAL (
+         SELECT sum(p.processed) AS processed, max(p.at) AS last_at FROM reprocess_progress p WHERE p.job_id = j.id
+       ) d ON true
+       WHERE j.status = 'running' AND j.walk_done
+     )
+     UPDATE reprocess_jobs j SET status = 'done', updated_at = now(), finished_at = now()
+     FROM waiting w
+     WHERE j.id = w.id AND j.status = 'running'
+       AND (w.processed >= w.published OR w.last_heard < now() - $1 * interval '1 millisecond')
+     RETURNING j.id, j.account_id, w.published, w.processed`,
+    [settleMs],
+  );
+  return rows
+    .map((row) => ({ id: row.id as string, accountId: row.account_id as string, published: Number(row.published), processed: Number(row.processed) }))
+    .filter((job) => job.processed < job.published);
+}
+
+/**
+ * Moves the verdict deltas of finished jobs into their row, a few jobs at a
+ * time. One statement per job: a reader sees either the deltas or the folded
+ * counts, never both or neither; a delta committed meanwhile stays for the
+ * next sweep. Returns how many jobs were folded.
+ */
+export async function foldProgress(db: Db, limit: number): Promise<number> {
+  const { rows } = await db.query<{ job_id: string }>(
+    `SELECT DISTINCT p.job_id FROM reprocess_progress p JOIN reprocess_jobs j ON j.id = p.job_id WHERE j.status <> 'running' LIMIT $1`,
+    [limit],
+  );
+  for (const { job_id: id } of rows) {
+    await db.query(
+      `WITH moved AS (DELETE FROM reprocess_progress WHERE job_id = $1 RETURNING processed, mapped)
+       UPDATE reprocess_jobs SET processed = processed + (SELECT COALESCE(sum(processed), 0) FROM moved),
+         mapped = mapped + (SELECT COALESCE(sum(mapped), 0) FROM moved)
+       WHERE id = $1`,
+      [id],
+    );
+  }
+  return rows.length;
 }

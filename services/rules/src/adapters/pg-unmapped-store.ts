@@ -129,15 +129,34 @@ export async function countSelected(db: Db, accountId: string, version: number, 
   return Number(rows[0]!.n);
 }
 
-/** The next page of a job's walk, in primary-key order so the cursor never skips or repeats a row. */
-export async function pageSelected(db: Db, accountId: string, version: number, selection: Selection, limit: number, after?: Position): Promise<StoredEvent[]> {
+/**
+ * The next page of a job's walk, in primary-key order so the cursor never
+ * skips or repeats a row; in the same statement the page's events become
+ * items of `jobId` (reprocess_items, before anything is sent). `added` counts the
+ * items that were not there yet: a page read again after a crash adds none.
+ */
+export async function takePage(
+  db: Db,
+  jobId: string,
+  accountId: string,
+  version: number,
+  selection: Selection,
+  limit: number,
+  after?: Position,
+): Promise<{ events: StoredEvent[]; added: number }> {
   const { rows } = await db.query(
-    `SELECT ${COLUMNS} FROM unmapped_events
-     WHERE ${SELECTED} AND ($5::timestamptz IS NULL OR (event_time, message_id) > ($5::timestamptz, $6::text))
-     ORDER BY event_time, message_id LIMIT $7`,
-    [accountId, version, selection.eventNames, selection.featureIds, after?.eventTime ?? null, after?.messageId ?? null, limit],
+    `WITH page AS (
+       SELECT event_time, ${COLUMNS} FROM unmapped_events
+       WHERE ${SELECTED} AND ($5::timestamptz IS NULL OR (event_time, message_id) > ($5::timestamptz, $6::text))
+       ORDER BY event_time, message_id LIMIT $7
+     ), added AS (
+       INSERT INTO reprocess_items (job_id, message_id) SELECT $8, message_id FROM page ON CONFLICT DO NOTHING RETURNING 1
+     )
+     SELECT event_time_text, message_id, user_id, reason, request_id, received_at, event, (SELECT count(*) FROM added) AS added
+     FROM page ORDER BY event_time, message_id`,
+    [accountId, version, selection.eventNames, selection.featureIds, after?.eventTime ?? null, after?.messageId ?? null, limit, jobId],
   );
-  return rows.map(toStored);
+  return { events: rows.map(toStored), added: rows.length > 0 ? Number(rows[0].added) : 0 };
 }
 
 /**

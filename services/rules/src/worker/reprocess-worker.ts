@@ -2,7 +2,7 @@ import { isRetriable, type CoalescingProducer, type Component, type Logger, type
 import { userKey, type EventCodec, type ReprocessMessage } from '@kana/schemas';
 import * as jobs from '../adapters/pg-jobs';
 import { isTransientDbError } from '../adapters/pg-errors';
-import { pageSelected, type StoredEvent } from '../adapters/pg-unmapped-store';
+import { takePage, type Position, type StoredEvent } from '../adapters/pg-unmapped-store';
 import type { SnapshotPublisher } from '../snapshots';
 
 export interface ReprocessWorkerConfig {
@@ -10,15 +10,26 @@ export interface ReprocessWorkerConfig {
   pollMs: number;
   /** Jobs walked at the same time by this instance. */
   concurrency: number;
+  /** Pages of one job sent and not yet acknowledged at once (bounded: each holds a page in memory). */
+  pagesInFlight: number;
+  /** A walked job that heard no verdict from usage for this long ends done with the counts it has. */
+  settleMs: number;
 }
 
 const LOCK_CLASS = 7_315_001;
 
 /**
- * Walks running jobs: page of stored events → record them as the job's items
- * → republish to the reprocess topic (acks=all) → move the cursor. A crash
- * anywhere before the cursor update sends that page once more on resume
- * (usage is idempotent; items and verdicts count each event once).
+ * Walks running jobs: page of stored events, recorded as the job's items in
+ * the same statement → republish to the reprocess topic (acks=all) → move the
+ * cursor. Up to `pagesInFlight` pages are being sent at once while the next
+ * ones are read; the cursor only ever moves to the end of the longest run of
+ * acknowledged pages from the start, so it never passes an unacknowledged
+ * one. A crash sends the pages after the cursor once more on resume (at most
+ * `pagesInFlight` pages beyond the last acknowledged one; usage is
+ * idempotent, items and verdicts count each event once).
+ *
+ * Every instance also sweeps walked jobs (settleJobs): a job is done when all
+ * its verdicts are in, or when none arrived for `settleMs`.
  *
  * One walker per job across instances: a session advisory lock on a
  * dedicated connection, held while walking. If the process dies the
@@ -41,7 +52,7 @@ export class ReprocessWorker implements Component {
 
   async start(): Promise<void> {
     this.running = true;
-    this.loops = Array.from({ length: this.config.concurrency }, () => this.loop());
+    this.loops = [...Array.from({ length: this.config.concurrency }, () => this.loop()), this.sweepLoop()];
   }
 
   /** Finishes the page in flight (its cursor is saved), then returns. */
@@ -67,6 +78,28 @@ export class ReprocessWorker implements Component {
       }
       if (!worked && this.running) await this.idle();
     }
+  }
+
+  private async sweepLoop(): Promise<void> {
+    while (this.running) {
+      try {
+        await this.sweep();
+      } catch (error) {
+        this.log.warn({ err: error }, 'reprocess sweep failed; retrying after the poll interval');
+      }
+      if (this.running) await this.idle();
+    }
+  }
+
+  /** Finishes walked jobs that are complete or settled; folds finished jobs' verdict deltas into their row. */
+  async sweep(): Promise<void> {
+    for (const job of await jobs.settleJobs(this.deps.pool, this.config.settleMs)) {
+      this.log.warn(
+        { jobId: job.id, accountId: job.accountId, published: job.published, processed: job.processed, settleMs: this.config.settleMs },
+        'reprocess job done without a verdict for every event: usage dead-lettered or collapsed the rest',
+      );
+    }
+    await jobs.foldProgress(this.deps.pool, 20);
   }
 
   private idle(): Promise<void> {
@@ -129,7 +162,7 @@ export class ReprocessWorker implements Component {
 
   private async walk(client: PoolClient, id: string): Promise<void> {
     // Read after taking the lock: another instance may have moved the cursor.
-    let job = await jobs.getJobById(client, id);
+    const job = await jobs.getJobById(client, id);
     if (!job || job.status !== 'running' || job.walkDone) return;
     const log = this.log.child({ jobId: id, accountId: job.accountId, rulesVersion: job.rulesVersion });
     // Redis may still hold an older snapshot (the post-commit write failed);
@@ -137,43 +170,34 @@ export class ReprocessWorker implements Component {
     await this.deps.snapshots.publish(job.accountId);
     log.info({ total: job.total, resumeAt: job.cursor ?? null }, 'reprocess walk started');
 
-    // Pipelined: while Kafka acknowledges page N, page N+1 is read and
-    // recorded as items. Pages are still sent and the cursor advanced one at a
-    // time, in order, so the cursor never passes an unacknowledged page.
-    let next = pageSelected(client, job.accountId, job.rulesVersion, job.selection, this.config.pageSize, job.cursor);
-    let sending: Promise<void> = Promise.resolve();
+    const window = new SendWindow(this.config.pagesInFlight, (position, added) => jobs.advanceCursor(this.deps.pool, id, position, added));
+    let after = job.cursor;
     try {
       while (this.running) {
-        const page = await next;
-        if (page.length === 0) {
-          await sending;
+        await window.room();
+        // A newer change supersedes this job: stop sending what it will resend.
+        if (!(await jobs.isWalking(client, id))) {
+          log.info('reprocess walk stopped: the job is no longer walking');
+          return;
+        }
+        const { events, added } = await takePage(client, id, job.accountId, job.rulesVersion, job.selection, this.config.pageSize, after);
+        if (events.length === 0) {
+          await window.drain();
           await jobs.finishWalk(client, id);
           log.info('reprocess walk finished');
           return;
         }
-        const last = page[page.length - 1]!;
-        next = pageSelected(this.deps.pool, job.accountId, job.rulesVersion, job.selection, this.config.pageSize, last);
-        next.catch(() => undefined);
-        await jobs.addItems(this.deps.pool, id, page.map((stored) => stored.messageId));
-        await sending;
-        // A newer change supersedes this job: stop sending what it will resend.
-        job = (await jobs.getJobById(client, id)) ?? job;
-        if (job.status !== 'running') {
-          log.info({ status: job.status }, 'reprocess walk stopped');
-          return;
-        }
-        const current = job;
+        const last = events[events.length - 1]!;
+        after = { eventTime: last.eventTime, messageId: last.messageId };
         const started = performance.now();
-        sending = this.publish(current, page).then(async () => {
-          await jobs.advanceCursor(this.deps.pool, id, last);
-          log.debug({ events: page.length, sendMs: Math.round(performance.now() - started) }, 'page sent');
-        });
-        sending.catch(() => undefined);
+        window.add(after, added, () =>
+          this.publish(job, events).then(() => log.debug({ events: events.length, sendMs: Math.round(performance.now() - started) }, 'page sent')),
+        );
       }
-      await sending;
+      await window.drain();
     } finally {
       // Never leave a send running past the lock: the next walker starts from the saved cursor.
-      await sending.catch(() => undefined);
+      await window.settled();
     }
   }
 
@@ -193,5 +217,91 @@ export class ReprocessWorker implements Component {
       }),
     );
     await this.deps.producer.send(this.deps.codec.topicName('reprocess'), messages);
+  }
+}
+
+/**
+ * The pages of one walk being sent: at most `limit` between "read" and
+ * "cursor saved past it", acknowledged by Kafka in any order. The cursor is
+ * saved (one write at a time, in order) at the end of the longest
+ * acknowledged run from the start, so a crash re-sends at most `limit`
+ * pages. The first failure (a send or a cursor write) stops the walk: room()
+ * and drain() throw it, and whoever resumes sends the pages after the saved
+ * cursor again.
+ */
+export class SendWindow {
+  private readonly pages: { position: Position; added: number; acked: boolean; saving: boolean; sending: Promise<void> }[] = [];
+  private saving: Promise<void> = Promise.resolve();
+  private failure: { error: unknown } | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly limit: number,
+    private readonly saveCursor: (position: Position, added: number) => Promise<void>,
+  ) {}
+
+  /** Resolves when another page may be sent; throws the first failure. */
+  async room(): Promise<void> {
+    while (!this.failure && this.pages.length >= this.limit) await this.changed();
+    if (this.failure) throw this.failure.error;
+  }
+
+  add(position: Position, added: number, send: () => Promise<void>): void {
+    const page = { position, added, acked: false, saving: false, sending: Promise.resolve() };
+    this.pages.push(page);
+    page.sending = send().then(
+      () => {
+        page.acked = true;
+        this.advance();
+      },
+      (error: unknown) => this.fail(error),
+    );
+  }
+
+  /** Every page acknowledged and the cursor saved past it; throws the first failure. */
+  async drain(): Promise<void> {
+    while (!this.failure && this.pages.length > 0) await this.changed();
+    if (this.failure) throw this.failure.error;
+  }
+
+  /** Nothing of this walk still running (failures ignored: the caller already has one or is stopping). */
+  async settled(): Promise<void> {
+    await Promise.all(this.pages.map((page) => page.sending));
+    await this.saving;
+  }
+
+  private advance(): void {
+    const run = [];
+    for (const page of this.pages) {
+      if (!page.acked) break;
+      if (!page.saving) run.push(page);
+    }
+    if (run.length === 0) return;
+    run.forEach((page) => (page.saving = true));
+    const last = run[run.length - 1]!;
+    const added = run.reduce((sum, page) => sum + page.added, 0);
+    this.saving = this.saving
+      .then(async () => {
+        if (this.failure) return;
+        await this.saveCursor(last.position, added);
+        this.pages.splice(0, this.pages.indexOf(last) + 1);
+        this.notify();
+      })
+      .catch((error: unknown) => this.fail(error));
+  }
+
+  private changed(): Promise<void> {
+    return new Promise<void>((resolve) => (this.wake = resolve));
+  }
+
+  private fail(error: unknown): void {
+    this.failure ??= { error };
+    this.notify();
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
   }
 }

@@ -1,0 +1,86 @@
+import { ACCOUNT_HEADER, CoalescingProducer, createKafka, createLogger, createMetrics, inTransaction } from '@kana/platform';
+import { STACK, readRawTopic, uniqueId, waitFor } from '@kana/platform/testing';
+import { userKey, type ReprocessedMessage, type UnmappedMessage } from '@kana/schemas';
+import { recordOutcomes } from './adapters/pg-jobs';
+import { anUnmappedMessage, cleanUp, httpCall, startRules, startUsage } from '../test/harness';
+
+// A reprocess job whose events usage does not all report on (here: one it
+// dead-letters) still ends: once walked and quiet for REPROCESS_SETTLE_MS it
+// is done with the counts it has, and a verdict arriving later counts once.
+
+const SETTLE_MS = 1_500;
+
+describe('a reprocess job usage does not fully report on', () => {
+  let rules: Awaited<ReturnType<typeof startRules>>;
+  let usage: Awaited<ReturnType<typeof startUsage>>;
+  let producer: CoalescingProducer;
+  const logger = createLogger({ name: 'settle-test', level: 'warn' });
+
+  beforeAll(async () => {
+    rules = await startRules({ REPROCESS_SETTLE_MS: String(SETTLE_MS), REPROCESS_POLL_MS: '100' });
+    usage = await startUsage(rules);
+    producer = new CoalescingProducer({}, { kafka: createKafka({ brokers: [STACK.KAFKA_BROKERS], clientId: 'settle-test', logger }), logger, metrics: createMetrics('t', { defaults: false }) });
+    await producer.start();
+  }, 120_000);
+
+  afterAll(async () => {
+    await producer?.stop();
+    await usage?.stop();
+    await rules?.stop();
+    await usage?.cleanUp();
+    await cleanUp(rules.config);
+  }, 120_000);
+
+  const admin = (accountId: string) => (method: string, path: string, body?: unknown) =>
+    httpCall(rules.url, method, path, body, { [ACCOUNT_HEADER]: accountId });
+
+  async function send<K extends 'unmapped' | 'reprocessed'>(topic: K, values: (K extends 'unmapped' ? UnmappedMessage : ReprocessedMessage)[]): Promise<void> {
+    const messages = await Promise.all(
+      values.map(async (value) => {
+        const userId = 'event' in value ? value.event.userId : value.userId;
+        return { key: userKey(value.accountId, userId), value: await rules.app.codec.encode(topic, value as never) };
+      }),
+    );
+    await producer.send(rules.app.codec.topicName(topic), messages);
+  }
+
+  it('ends done with processed < total after the settle interval, and a late verdict counts once', async () => {
+    const accountId = uniqueId('acc');
+    const as = admin(accountId);
+    await as('POST', '/v1/features', { id: 'exports', name: 'Exports' });
+    // Stored unmapped before any rule (evaluated with the current version 1, so
+    // not republished as late): two good events and one whose delta usage
+    // refuses (the gateway rejects those today; older data may hold them).
+    const good = [1, 2].map(() => anUnmappedMessage(accountId, { event: 'Export', userId: 'u1', properties: { delta: 1 } }, { rulesVersion: 1 }));
+    const bad = anUnmappedMessage(accountId, { event: 'Export', userId: 'u1', properties: { delta: 'lots' } }, { rulesVersion: 1 });
+    await send('unmapped', [...good, bad]);
+    await waitFor(async () => (await as('GET', '/v1/events/unmapped?eventName=Export')).json().data.length === 3, { timeoutMs: 60_000, what: '3 stored events' });
+
+    expect((await as('POST', '/v1/rules', { featureId: 'exports', eventName: 'Export' })).statusCode).toBe(201);
+    const [{ id: jobId }] = (await as('GET', '/v1/reprocess-jobs?limit=1')).json().data;
+    const job = await waitFor(
+      async () => {
+        const current = (await as('GET', `/v1/reprocess-jobs/${jobId}`)).json();
+        return current.status === 'running' ? undefined : current;
+      },
+      { timeoutMs: 60_000, what: 'the job to finish' },
+    );
+    expect(job).toMatchObject({ status: 'done', total: 3, processed: 2, mapped: 2 });
+
+    // What the user sees besides: the two good events counted, the refused one still listed and dead-lettered.
+    const usageTotal = (await httpCall(usage.url, 'GET', '/v1/usage?featureId=exports', undefined, { [ACCOUNT_HEADER]: accountId })).json().data;
+    expect(usageTotal).toEqual([{ userId: 'u1', featureId: 'exports', total: 2 }]);
+    const left = (await as('GET', '/v1/events/unmapped?eventName=Export')).json().data;
+    expect(left.map((event: { messageId: string }) => event.messageId)).toEqual([bad.event.messageId]);
+    const dead = await readRawTopic(rules.app.codec.topicName('dlq'), (messages) => messages.length >= 1);
+    expect(dead).toHaveLength(1);
+
+    // A verdict for the missing event arriving after the job settled counts, once.
+    const late: ReprocessedMessage = { schemaVersion: 1, accountId, jobId, messageId: bad.event.messageId, userId: 'u1', mapped: false, rulesVersion: 2 };
+    await send('reprocessed', [late]);
+    await waitFor(async () => (await as('GET', `/v1/reprocess-jobs/${jobId}`)).json().processed === 3, { timeoutMs: 30_000, what: 'the late verdict counted' });
+    await inTransaction(rules.app.pool, (tx) => recordOutcomes(tx, [{ jobId, accountId, messageId: bad.event.messageId, mapped: false }])); // redelivered
+    await rules.app.worker.sweep(); // folds the finished job's counts into its row
+    expect((await as('GET', `/v1/reprocess-jobs/${jobId}`)).json()).toMatchObject({ status: 'done', total: 3, processed: 3, mapped: 2 });
+  }, 120_000);
+});
