@@ -66,8 +66,9 @@ export class EventCodec {
   /**
    * The client registers a new subject first and sets its compatibility
    * (BACKWARD) right after; a second service starting at that moment reads the
-   * registry's default and refuses. That window closes within milliseconds,
-   * so a compatibility mismatch is retried a few times before it counts.
+   * registry's default and refuses, or (Apicurio) both set it and the second
+   * gets "A rule named 'COMPATIBILITY' already exists". That window closes
+   * within milliseconds, so either is retried a few times before it counts.
    */
   private async registerOne(topic: EncodedTopic): Promise<number> {
     const schema = { type: SchemaType.JSON as const, schema: JSON.stringify(jsonSchemaOf(topic)) };
@@ -76,7 +77,7 @@ export class EventCodec {
         const { id } = await this.registry.register(schema, { subject: valueSubject(this.topics[topic]) });
         return id;
       } catch (error) {
-        if ((error as Error).name !== 'ConfluentSchemaRegistryCompatibilityError' || attempt >= 10) throw error;
+        if (!isRegistrationRace(error) || attempt >= 10) throw error;
         await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
       }
     }
@@ -107,4 +108,9 @@ export class EventCodec {
   topicName(topic: TopicKey): string {
     return this.topics[topic];
   }
+}
+
+function isRegistrationRace(error: unknown): boolean {
+  const { name, message } = error as { name?: unknown; message?: unknown };
+  return name === 'ConfluentSchemaRegistryCompatibilityError' || (typeof message === 'string' && /rule named 'COMPATIBILITY' already exists/i.test(message));
 }

@@ -47,6 +47,17 @@ describe('Kafka plumbing against the real broker and registry', () => {
     await deleteTopicsWithPrefix(prefix);
   });
 
+  it('lets several services register the schemas of a fresh prefix at the same moment', async () => {
+    // What a first start of the whole system does: every service (and instance) registers every subject.
+    const fresh = topicNames(`${uniqueId()}.`);
+    const codecs = Array.from({ length: 12 }, () => EventCodec.connect(STACK.SCHEMA_REGISTRY_URL, fresh));
+    await Promise.all(codecs.map((c) => c.registerAll()));
+    const message = aTrackMessage();
+    const encoded = await Promise.all(codecs.map((c) => c.encode('track', message)));
+    expect(new Set(encoded.map((bytes) => bytes.readUInt32BE(1))).size).toBe(1);
+    expect(await codecs[0]!.decode('track', encoded[11]!)).toEqual(message);
+  });
+
   it('coalesces concurrent sends into few produce requests and resolves each after the ack', async () => {
     const messages = Array.from({ length: 200 }, (_, index) => aTrackMessage({ userId: `u${index}` }));
     await Promise.all(
