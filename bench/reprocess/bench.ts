@@ -17,8 +17,10 @@ type UsageConfig = typeof import('../../services/usage/dist/config');
 const services = join(__dirname, '..', '..', '..', 'services');
 const { build } = require(join(services, 'rules', 'dist', 'app')) as RulesApp;
 const { rulesEnv } = require(join(services, 'rules', 'dist', 'config')) as RulesConfig;
-const { buildUsage } = require(join(services, 'usage', 'dist', 'app')) as UsageApp;
-const { usageEnv } = require(join(services, 'usage', 'dist', 'config')) as UsageConfig;
+// USAGE_DIST: another build of usage (its dist/, migrations/ beside it), to test a usage-side change without touching services/usage.
+const usageDist = process.env.USAGE_DIST ?? join(services, 'usage', 'dist');
+const { buildUsage } = require(join(usageDist, 'app')) as UsageApp;
+const { usageEnv } = require(join(usageDist, 'config')) as UsageConfig;
 
 const STORED = Number(process.env.STORED ?? 1_000_000);
 const LIVE = Number(process.env.LIVE ?? 200_000);
@@ -116,15 +118,40 @@ async function main(): Promise<void> {
       }
       return steps;
     };
+    // The rules side's own figures from its /metrics: verdict transactions, walker produce acks.
+    const rulesFigures = async () => {
+      const text = await (await fetch(`${rulesUrl}/metrics`)).text();
+      // Sum of every series of the metric whose labels include `label` (all of them without one).
+      const read = (name: string, label = '') =>
+        text
+          .split('\n')
+          .filter((line) => (line.startsWith(name + ' ') || line.startsWith(name + '{')) && line.includes(label))
+          .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+      const step = (name: string) => read('kana_rules_verdict_batch_seconds_sum', `step="${name}"`);
+      return {
+        verdictOutcomesSeconds: step('outcomes'),
+        verdictDeleteSeconds: step('delete'),
+        verdictCommitSeconds: step('commit'),
+        verdictBatches: read('kana_rules_verdict_batch_seconds_count', 'step="outcomes"'),
+        produceAckSeconds: read('kana_producer_ack_seconds_sum'),
+        produceSends: read('kana_producer_ack_seconds_count'),
+      };
+    };
+    const rulesBefore = await rulesFigures();
     const stepsBefore = await usageSteps();
     const replayStarted = performance.now();
     await call(rulesUrl, replayAccount, 'POST', '/v1/rules', { featureId: 'messages', eventName: EVENT, conditions: [{ property: 'plan', operator: 'eq', value: 'pro' }] });
     // When the rules side finished sending (walk done), to tell whose time the replay is.
     let walkSeconds = 0;
+    let recordsAtWalkEnd = 0;
     const watchWalk = (async () => {
       for (;;) {
         const { rows } = await rules.pool.query('SELECT walk_done FROM reprocess_jobs WHERE account_id = $1 ORDER BY created_at DESC LIMIT 1', [replayAccount]);
-        if (rows[0]?.walk_done) return void (walkSeconds = (performance.now() - replayStarted) / 1000);
+        if (rows[0]?.walk_done) {
+          walkSeconds = (performance.now() - replayStarted) / 1000;
+          recordsAtWalkEnd = await records(replayAccount);
+          return;
+        }
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     })();
@@ -146,6 +173,8 @@ async function main(): Promise<void> {
       ]),
     );
     const jobAtLastRecord = await jobView();
+    const rulesAfter = await rulesFigures();
+    const rulesReplay = Object.fromEntries(Object.entries(rulesAfter).map(([key, value]) => [key, Number((value - rulesBefore[key as keyof typeof rulesBefore]).toFixed(2))]));
     let job = jobAtLastRecord;
     while (job.status === 'running' && performance.now() - replayStarted < (replaySeconds + 600) * 1000) {
       await new Promise((resolve) => setTimeout(resolve, 200));
@@ -155,7 +184,7 @@ async function main(): Promise<void> {
     process.stdout.write(`job ${job.status} after ${doneSeconds.toFixed(1)} s: ${JSON.stringify(job)}\n`);
     await usagePool.end();
 
-    const figures = {
+    const figures: Figures = {
       stored: STORED,
       live: LIVE,
       liveRate: Math.round(LIVE / liveSeconds),
@@ -163,8 +192,12 @@ async function main(): Promise<void> {
       ratio: LIVE / liveSeconds > 0 ? STORED / replaySeconds / (LIVE / liveSeconds) : 0,
       replaySeconds,
       walkSeconds,
+      // After the walk only usage (and rules' verdict consumer) work: usage's own rate on the reprocess topic.
+      recordsAtWalkEnd,
+      usageTailRate: replaySeconds > walkSeconds ? Math.round((STORED - recordsAtWalkEnd) / (replaySeconds - walkSeconds)) : null,
       doneSeconds,
       usageReplaySteps,
+      rulesReplay,
       jobAtLastRecord,
       job,
     };
@@ -180,8 +213,30 @@ async function main(): Promise<void> {
   }
 }
 
-async function writeSection(f: { stored: number; live: number; liveRate: number; reprocessRate: number; ratio: number; replaySeconds: number; walkSeconds: number; doneSeconds: number; jobAtLastRecord: unknown; job: unknown }): Promise<void> {
+interface Figures {
+  stored: number;
+  live: number;
+  liveRate: number;
+  reprocessRate: number;
+  ratio: number;
+  replaySeconds: number;
+  walkSeconds: number;
+  recordsAtWalkEnd: number;
+  usageTailRate: number | null;
+  doneSeconds: number;
+  usageReplaySteps: Record<string, { seconds: number; batches: number }>;
+  rulesReplay: Record<string, number>;
+  jobAtLastRecord: unknown;
+  job: unknown;
+}
+
+async function writeSection(f: Figures): Promise<void> {
   const file = join(__dirname, '..', '..', '..', 'BENCHMARKS.md');
+  const steps = (record: Record<string, { seconds: number }>) =>
+    Object.entries(record)
+      .map(([step, value]) => `${step} ${value.seconds.toFixed(1)} s`)
+      .join(', ');
+  const r = f.rulesReplay;
   const section = [
     '<!-- reprocess:start -->',
     '## Reprocess',
@@ -196,9 +251,14 @@ async function writeSection(f: { stored: number; live: number; liveRate: number;
     `| live path events/s | ${f.liveRate} | |`,
     `| reprocess events/s (${f.stored} stored events, ${f.replaySeconds.toFixed(1)} s) | ${f.reprocessRate} | |`,
     `| ratio reprocess / live | ${f.ratio.toFixed(2)} | ≥ 0.8 |`,
-    `| rules side alone: store walked and republished (events/s) | ${Math.round(f.stored / f.walkSeconds)} (${f.walkSeconds.toFixed(1)} s) | |`,
+    `| rules side: store walked and republished (events/s) | ${Math.round(f.stored / f.walkSeconds)} (${f.walkSeconds.toFixed(1)} s) | |`,
+    `| usage after the walk ended: events/s mapped from kana.track.reprocess (${f.stored - f.recordsAtWalkEnd} events left then) | ${f.usageTailRate ?? '—'} | |`,
     `| job (GET /v1/reprocess-jobs/:id) when the last usage record appeared | \`${JSON.stringify(f.jobAtLastRecord)}\` | |`,
     `| job when it said ${String((f.job as { status: unknown }).status)} (${f.doneSeconds.toFixed(1)} s after the rule) | \`${JSON.stringify(f.job)}\` | |`,
+    '',
+    `During the replay, summed over batches in flight: usage's batch steps ${steps(f.usageReplaySteps)};`,
+    `rules' verdict consumer (${r.verdictBatches} batches) outcomes ${r.verdictOutcomesSeconds?.toFixed(1)} s, unmapped deletes ${r.verdictDeleteSeconds?.toFixed(1)} s, commit ${r.verdictCommitSeconds?.toFixed(1)} s;`,
+    `rules' produce acks ${r.produceAckSeconds?.toFixed(1)} s over ${r.produceSends} sends.`,
     '<!-- reprocess:end -->',
   ].join('\n');
   const current = await readFile(file, 'utf8').catch(() => '# Benchmarks\n');

@@ -90,7 +90,7 @@ export function build(config: RulesConfig, deps: { logger: Logger; listen?: bool
   const consumerDeps = { kafka, codec, producer, logger, metrics };
   const group = (name: string) => `${config.TOPIC_PREFIX}kana-rules.${name}`;
   const unmapped = new BatchConsumer({ groupId: group('unmapped'), topic: 'unmapped' }, consumerDeps, unmappedHandler({ pool, producer, codec }));
-  const reprocessed = new BatchConsumer({ groupId: group('reprocessed'), topic: 'reprocessed' }, consumerDeps, reprocessedHandler({ pool }));
+  const reprocessed = new BatchConsumer({ groupId: group('reprocessed'), topic: 'reprocessed' }, consumerDeps, reprocessedHandler({ pool, metrics }));
 
   const http = createHttpServer({ logger, metrics, ready: () => unmapped.healthy() && reprocessed.healthy() });
   const onChange = () => worker.nudge();

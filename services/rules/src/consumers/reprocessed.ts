@@ -1,4 +1,4 @@
-import { inTransaction, type BatchHandler, type Pool } from '@kana/platform';
+import { histogram, inTransaction, type BatchHandler, type Pool, type Registry } from '@kana/platform';
 import type { ReprocessedMessage } from '@kana/schemas';
 import { recordOutcomes } from '../adapters/pg-jobs';
 import { dbError } from '../adapters/pg-errors';
@@ -9,7 +9,13 @@ import { deleteUnmapped } from '../adapters/pg-unmapped-store';
  * (job, event) and mapped events leave the unmapped store, in one transaction,
  * so a redelivered batch changes nothing.
  */
-export function reprocessedHandler(deps: { pool: Pool }): BatchHandler<ReprocessedMessage> {
+export function reprocessedHandler(deps: { pool: Pool; metrics: Registry }): BatchHandler<ReprocessedMessage> {
+  const seconds = histogram(deps.metrics, {
+    name: 'kana_rules_verdict_batch_seconds',
+    help: "Recording one batch of usage's reprocess verdicts, by step: outcomes (items, progress), delete (unmapped rows), commit",
+    labelNames: ['step'],
+    buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  });
   return async function recordReprocessed(messages) {
     const values = messages.map((message) => message.value);
     const mappedByAccount = new Map<string, string[]>();
@@ -19,16 +25,23 @@ export function reprocessedHandler(deps: { pool: Pool }): BatchHandler<Reprocess
       list.push(value.messageId);
       mappedByAccount.set(value.accountId, list);
     }
+    let timer = seconds.startTimer({ step: 'outcomes' });
     await inTransaction(deps.pool, async (tx) => {
       await recordOutcomes(
         tx,
         values.map((value) => ({ jobId: value.jobId, accountId: value.accountId, messageId: value.messageId, mapped: value.mapped })),
       );
+      timer();
+      timer = seconds.startTimer({ step: 'delete' });
       for (const [accountId, messageIds] of [...mappedByAccount].sort(([a], [b]) => a.localeCompare(b))) {
         await deleteUnmapped(tx, accountId, messageIds);
       }
-    }).catch((error: unknown) => {
-      throw dbError('record reprocess outcomes', error);
-    });
+      timer();
+      timer = seconds.startTimer({ step: 'commit' });
+    })
+      .catch((error: unknown) => {
+        throw dbError('record reprocess outcomes', error);
+      })
+      .finally(() => timer());
   };
 }
