@@ -28,10 +28,11 @@ export function buildHttpApp(config: HttpAppConfig, deps: HttpAppDeps): FastifyI
   const metrics = gatewayMetrics(deps.metrics);
   app.decorateRequest('accountId', '');
 
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     // The route pattern, not the URL: ids in admin paths would explode the series count.
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.requests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    done();
   });
 
   const document = openApiDocument();

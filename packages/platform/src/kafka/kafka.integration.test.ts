@@ -58,6 +58,13 @@ describe('Kafka plumbing against the real broker and registry', () => {
     expect(await codecs[0]!.decode('track', encoded[11]!)).toEqual(message);
   });
 
+  it('encodes an already parsed value to the same bytes as the validating encode', async () => {
+    const message = aTrackMessage({ userId: 'ü-😀' });
+    const parsed = codec.encodeParsed('track', message);
+    expect(parsed.equals(await codec.encode('track', message))).toBe(true);
+    expect(await codec.decode('track', parsed)).toEqual(message);
+  });
+
   it('coalesces concurrent sends into few produce requests and resolves each after the ack', async () => {
     const messages = Array.from({ length: 200 }, (_, index) => aTrackMessage({ userId: `u${index}` }));
     await Promise.all(

@@ -20,6 +20,9 @@ export type CanonicalField = (typeof CANONICAL_FIELDS)[number];
 
 const fold = (name: string): string => name.toLowerCase().replace(/[_-]/g, '');
 const BY_FOLDED = new Map<string, CanonicalField>(CANONICAL_FIELDS.map((field) => [fold(field), field]));
+// Nearly every sender spells fields canonically: one map lookup instead of a lowercase and a regex per field.
+const CANONICAL = new Set<string>(CANONICAL_FIELDS);
+const canonicalOf = (name: string): CanonicalField | undefined => (CANONICAL.has(name) ? (name as CanonicalField) : BY_FOLDED.get(fold(name)));
 
 export type Folded = { ok: true; fields: Partial<Record<CanonicalField, unknown>> } | { ok: false; message: string };
 
@@ -33,8 +36,9 @@ export type Folded = { ok: true; fields: Partial<Record<CanonicalField, unknown>
 export function foldFields(raw: Record<string, unknown>): Folded {
   const fields: Partial<Record<CanonicalField, unknown>> = {};
   const spelledAs: Partial<Record<CanonicalField, string>> = {};
-  for (const [name, value] of Object.entries(raw)) {
-    const canonical = BY_FOLDED.get(fold(name));
+  for (const name in raw) {
+    const value = raw[name];
+    const canonical = canonicalOf(name);
     if (!canonical || value === undefined || value === null) continue;
     const previous = spelledAs[canonical];
     if (previous !== undefined && JSON.stringify(fields[canonical]) !== JSON.stringify(value)) {

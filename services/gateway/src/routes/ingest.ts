@@ -107,10 +107,18 @@ async function store(_request: FastifyRequest, deps: IngestDeps, context: { requ
     await deps.sink.store({ accountId: context.accountId, requestId: context.requestId, receivedAt: context.receivedAt, events });
   } catch (error) {
     deps.metrics.produceSeconds.observe({ outcome: 'failed' }, Number(process.hrtime.bigint() - started) / 1e9);
-    for (const event of events) deps.metrics.events.inc({ type: event.type, outcome: 'failed' });
+    countByType(deps, events, 'failed');
     // The platform's error handler logs it and answers 503 + Retry-After for a retriable AppError.
     throw error;
   }
   deps.metrics.produceSeconds.observe({ outcome: 'stored' }, Number(process.hrtime.bigint() - started) / 1e9);
-  for (const event of events) deps.metrics.events.inc({ type: event.type, outcome: 'accepted' });
+  countByType(deps, events, 'accepted');
+}
+
+/** One counter update per type and request, not per event (a label lookup each). */
+function countByType(deps: IngestDeps, events: SegmentEvent[], outcome: 'accepted' | 'failed'): void {
+  let track = 0;
+  for (const event of events) if (event.type === 'track') track++;
+  if (track > 0) deps.metrics.events.inc({ type: 'track', outcome }, track);
+  if (events.length > track) deps.metrics.events.inc({ type: 'identify', outcome }, events.length - track);
 }

@@ -1,3 +1,5 @@
+import { isDeepStrictEqual } from 'node:util';
+import { segmentEvent } from '@kana/schemas';
 import type { EventSink, KeyStore, StoreRequest } from '../ports';
 import { hashApiKey } from '../domain/api-key';
 
@@ -32,6 +34,12 @@ export class MemoryEventSink implements EventSink {
 
   async store(request: StoreRequest): Promise<void> {
     if (this.failWith) throw this.failWith;
+    // What consumers will check when decoding: normalize.ts skips zod when its own checks
+    // suffice, so every test that gets an event accepted also checks they did (a 500 otherwise).
+    for (const event of request.events) {
+      const parsed = segmentEvent.safeParse(event);
+      if (!parsed.success || !isDeepStrictEqual(parsed.data, event)) throw new Error(`accepted event does not satisfy segmentEvent: ${JSON.stringify(parsed.error?.issues ?? parsed.data)}`);
+    }
     this.stored.push(request);
   }
 

@@ -1,0 +1,140 @@
+#!/usr/bin/env node
+// Where the gateway's CPU goes under the bench's load: starts the gateway with
+// --cpu-prof, drives one scenario with autocannon, stops it (the profile is
+// written on exit) and prints the top functions and packages by self time.
+//
+//   pnpm exec tsc -b services/gateway && node bench/gateway/profile.js [single|batch] [seconds] [profile-dir]
+//
+// The .cpuprofile opens in Chrome DevTools or speedscope for a flame graph.
+'use strict';
+const { fork, execFileSync } = require('node:child_process');
+const { randomUUID } = require('node:crypto');
+const { createRequire } = require('node:module');
+const { join } = require('node:path');
+const fs = require('node:fs');
+const os = require('node:os');
+const autocannon = require('autocannon');
+
+const root = join(__dirname, '..', '..');
+const testing = createRequire(join(root, 'services', 'gateway', 'package.json'))('@kana/platform/testing');
+const MODE = process.argv[2] ?? 'single';
+const SECONDS = Number(process.argv[3] ?? 10);
+const DIR = process.argv[4] ?? fs.mkdtempSync(join(os.tmpdir(), 'gateway-prof-'));
+const PORT = 18182;
+// NO_PROF=1: only the figures (req/s, CPU per request, batch sizes), without profiler overhead.
+const CPU_PROF = !process.env.NO_PROF;
+
+const trackEvent = (i) => ({
+  type: 'track',
+  userId: `user-${i % 5000}`,
+  event: 'Message Sent',
+  messageId: randomUUID(),
+  timestamp: new Date().toISOString(),
+  properties: { featureId: 'messages', delta: 1, channel: 'email', recipients: 3, plan: 'pro' },
+  context: { library: { name: 'analytics-node', version: '6.2.0' }, ip: '203.0.113.7', userAgent: 'node/20' },
+  integrations: { All: true },
+});
+
+/** CPU seconds (user + system) a process has used so far, from /proc. */
+function cpuSeconds(pid) {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** The local Kafka broker's pid (the java process whose arguments name the stack's kafka directory). */
+function brokerPid() {
+  const stackDir = process.env.KANA_STACK_DIR ?? join(root, '.stack');
+  for (const pid of fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (args.startsWith('java') && args.includes(join(stackDir, 'kafka')) && args.includes('kafka.Kafka')) return Number(pid);
+    } catch {}
+  }
+  return undefined;
+}
+
+/** Self time by function and by package, from a V8 .cpuprofile. */
+function summarise(file) {
+  const profile = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const self = new Map();
+  for (let i = 0; i < profile.samples.length; i++) {
+    const id = profile.samples[i];
+    self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  }
+  const total = [...self.values()].reduce((a, b) => a + b, 0);
+  const fns = new Map();
+  const pkgs = new Map();
+  for (const [id, us] of self) {
+    const { functionName, url, lineNumber } = byId.get(id).callFrame;
+    const where = url.replace(/^.*node_modules\/\.pnpm\/[^/]+\/node_modules\//, '').replace(/^file:\/\/.*?\/(services|packages)\//, '$1/');
+    const key = `${functionName || '(anonymous)'} ${where}:${lineNumber + 1}`;
+    fns.set(key, (fns.get(key) ?? 0) + us);
+    const pkg = url === '' ? functionName : url.startsWith('node:') ? 'node:' + url.slice(5).split('/')[0] : (url.match(/node_modules\/\.pnpm\/[^/]+\/node_modules\/((@[^/]+\/)?[^/]+)/)?.[1] ?? where.split('/').slice(0, 2).join('/'));
+    pkgs.set(pkg, (pkgs.get(pkg) ?? 0) + us);
+  }
+  // Inclusive time: every function on a sample's stack, counted once per sample.
+  const parent = new Map();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const incl = new Map();
+  for (const [id, us] of self) {
+    const seen = new Set();
+    for (let at = id; at !== undefined; at = parent.get(at)) {
+      const { functionName, url, lineNumber } = byId.get(at).callFrame;
+      const key = `${functionName || '(anonymous)'} ${url.replace(/^.*node_modules\/\.pnpm\/[^/]+\/node_modules\//, '').replace(/^file:\/\/.*?\/(services|packages)\//, '$1/')}:${lineNumber + 1}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      incl.set(key, (incl.get(key) ?? 0) + us);
+    }
+  }
+  const top = (map, n) => [...map].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`).join('\n');
+  return `total sampled ${(total / 1e6).toFixed(1)} s\n\nby package:\n${top(pkgs, 25)}\n\nby function (self):\n${top(fns, 40)}\n\nby function (inclusive):\n${top(incl, 60)}\n`;
+}
+
+async function main() {
+  if (process.env.PROFILE_FILE) return void process.stdout.write(summarise(process.env.PROFILE_FILE)); // re-read a profile
+  const env = { ...process.env, ...testing.testEnv('gateway'), LOG_LEVEL: 'warn', KAFKA_PARTITIONS: '6', PORT: String(PORT) };
+  const { apiKey } = JSON.parse(execFileSync('node', [join(root, 'services/gateway/dist/cli.js'), 'accounts', 'create', '--name', 'Prof', '--json'], { env }));
+  const gateway = fork(join(root, 'services/gateway/dist/main.js'), [], { env, execArgv: CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${DIR}`] : [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  try {
+    await testing.waitFor(async () => (await fetch(`http://127.0.0.1:${PORT}/readyz`).catch(() => ({ ok: false }))).ok, { timeoutMs: 60_000, what: 'gateway' });
+    let i = 0;
+    const broker = brokerPid();
+    const pids = { gateway: gateway.pid, 'bench (autocannon)': process.pid, ...(broker ? { kafka: broker } : {}) };
+    const cpuBefore = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)]));
+    const batch = MODE === 'batch';
+    const result = await autocannon({
+      url: `http://127.0.0.1:${PORT}/v1/${batch ? 'batch' : 'track'}`,
+      connections: batch ? 16 : 64,
+      duration: SECONDS,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${apiKey}:`).toString('base64')}` },
+      requests: [{ setupRequest: (request) => ({ ...request, body: JSON.stringify(batch ? { batch: Array.from({ length: 100 }, (_, j) => trackEvent(i * 100 + j)) } : trackEvent(i++)) }) }],
+    });
+    process.stdout.write(`${MODE}: ${Math.round(result.requests.average)} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, non-2xx ${result.non2xx + result.errors}\n`);
+    const metrics = await (await fetch(`http://127.0.0.1:${PORT}/metrics`)).text();
+    const value = (name) => Number((metrics.match(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm')) ?? [])[1] ?? 0);
+    process.stdout.write(`  ${(value('kana_producer_batch_messages_sum') / value('kana_producer_batch_messages_count')).toFixed(1)} messages per produce request, ack wait ${((1000 * value('kana_producer_ack_seconds_sum')) / value('kana_producer_ack_seconds_count')).toFixed(1)} ms\n`);
+    for (const [name, pid] of Object.entries(pids)) {
+      const used = cpuSeconds(pid) - cpuBefore[name];
+      process.stdout.write(`  ${name}: ${used.toFixed(1)} CPU s (${((100 * used) / SECONDS).toFixed(0)}% of a core), ${((used * 1e6) / result.requests.total).toFixed(0)} µs per request\n`);
+    }
+  } finally {
+    gateway.kill('SIGTERM');
+    await new Promise((resolve) => gateway.once('exit', resolve));
+    await testing.dropSchema(env.DATABASE_SCHEMA);
+    await testing.deleteTopicsWithPrefix(env.TOPIC_PREFIX);
+  }
+  if (!CPU_PROF) return;
+  const file = fs.readdirSync(DIR).filter((name) => name.endsWith('.cpuprofile')).map((name) => join(DIR, name)).sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
+  process.stdout.write(`profile: ${file}\n\n${summarise(file)}`);
+}
+
+main().catch((error) => {
+  process.stderr.write(`${error.stack ?? error}\n`);
+  process.exit(1);
+});
