@@ -17,7 +17,9 @@ const autocannon = require('autocannon');
 
 const root = join(__dirname, '..', '..');
 const testing = createRequire(join(root, 'services', 'gateway', 'package.json'))('@kana/platform/testing');
+// single | batch | rate:<req/s> (one event per request at a fixed overall rate, as the bench's half-rate run)
 const MODE = process.argv[2] ?? 'single';
+const RATE = MODE.startsWith('rate:') ? Number(MODE.slice(5)) : undefined;
 const SECONDS = Number(process.argv[3] ?? 10);
 const DIR = process.argv[4] ?? fs.mkdtempSync(join(os.tmpdir(), 'gateway-prof-'));
 const PORT = 18182;
@@ -91,8 +93,28 @@ function summarise(file) {
       incl.set(key, (incl.get(key) ?? 0) + us);
     }
   }
+  // Buckets, in priority order: the first whose pattern matches any frame of a sample's stack gets its time.
+  const BUCKETS = [
+    ['kafkajs (produce encode, socket, responses)', /kafkajs/],
+    ['normalise + validate', /domain\/|normalizeEvent/],
+    ['encode (JSON.stringify into the wire format)', /encodeParsed|kafka-event-sink/],
+    ['JSON.parse of the body', /secure-json-parse/],
+    ['auth', /auth\//],
+    ['metrics', /prom-client|metrics/],
+    ['logging', /pino/],
+    ['node http + sockets', /node:_http|node:net|stream_base|writev|writeBuffer|node:internal\/streams/],
+    ['fastify (routing, hooks, reply)', /fastify|find-my-way|avvio/],
+  ];
+  const buckets = new Map();
+  for (const [id, us] of self) {
+    const frames = [];
+    for (let at = id; at !== undefined; at = parent.get(at)) frames.push(`${byId.get(at).callFrame.url} ${byId.get(at).callFrame.functionName}`);
+    const bucket = BUCKETS.find(([, rx]) => frames.some((frame) => rx.test(frame)))?.[0];
+    const name = bucket ?? (['(idle)', '(garbage collector)', '(program)'].includes(byId.get(id).callFrame.functionName) ? byId.get(id).callFrame.functionName : 'other');
+    buckets.set(name, (buckets.get(name) ?? 0) + us);
+  }
   const top = (map, n) => [...map].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`).join('\n');
-  return `total sampled ${(total / 1e6).toFixed(1)} s\n\nby package:\n${top(pkgs, 25)}\n\nby function (self):\n${top(fns, 40)}\n\nby function (inclusive):\n${top(incl, 60)}\n`;
+  return `total sampled ${(total / 1e6).toFixed(1)} s\n\nby bucket:\n${top(buckets, 20)}\n\nby package:\n${top(pkgs, 25)}\n\nby function (self):\n${top(fns, 40)}\n\nby function (inclusive):\n${top(incl, 60)}\n`;
 }
 
 async function main() {
@@ -103,6 +125,8 @@ async function main() {
   try {
     await testing.waitFor(async () => (await fetch(`http://127.0.0.1:${PORT}/readyz`).catch(() => ({ ok: false }))).ok, { timeoutMs: 60_000, what: 'gateway' });
     let i = 0;
+    // Warm-up as in run.js (JIT, connections, key cache), outside the figures and the CPU counts.
+    await autocannon({ url: `http://127.0.0.1:${PORT}/v1/track`, connections: 64, duration: 3, method: 'POST', headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${apiKey}:`).toString('base64')}` }, requests: [{ setupRequest: (request) => ({ ...request, body: JSON.stringify(trackEvent(i++)) }) }] });
     const broker = brokerPid();
     const pids = { gateway: gateway.pid, 'bench (autocannon)': process.pid, ...(broker ? { kafka: broker } : {}) };
     const cpuBefore = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)]));
@@ -113,12 +137,19 @@ async function main() {
       duration: SECONDS,
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${apiKey}:`).toString('base64')}` },
+      ...(RATE ? { overallRate: RATE } : {}),
       requests: [{ setupRequest: (request) => ({ ...request, body: JSON.stringify(batch ? { batch: Array.from({ length: 100 }, (_, j) => trackEvent(i * 100 + j)) } : trackEvent(i++)) }) }],
     });
     process.stdout.write(`${MODE}: ${Math.round(result.requests.average)} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, non-2xx ${result.non2xx + result.errors}\n`);
     const metrics = await (await fetch(`http://127.0.0.1:${PORT}/metrics`)).text();
     const value = (name) => Number((metrics.match(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm')) ?? [])[1] ?? 0);
     process.stdout.write(`  ${(value('kana_producer_batch_messages_sum') / value('kana_producer_batch_messages_count')).toFixed(1)} messages per produce request, ack wait ${((1000 * value('kana_producer_ack_seconds_sum')) / value('kana_producer_ack_seconds_count')).toFixed(1)} ms\n`);
+    // Server side: share of requests whose encode + acks=all took longer than each bucket bound.
+    const buckets = [...metrics.matchAll(/^kana_gateway_produce_seconds_bucket\{([^}]*)\} (\d+)$/gm)]
+      .filter((m) => m[1].includes('outcome="stored"'))
+      .map((m) => [m[1].match(/le="([^"]+)"/)[1], Number(m[2])]);
+    const stored = buckets.at(-1)?.[1] ?? 0;
+    process.stdout.write(`  gateway produce time (server side) over: ${buckets.filter(([le]) => ['0.005', '0.01', '0.02', '0.05'].includes(le)).map(([le, n]) => `${Number(le) * 1000} ms ${((100 * (stored - n)) / Math.max(1, stored)).toFixed(2)}%`).join(', ')}\n`);
     for (const [name, pid] of Object.entries(pids)) {
       const used = cpuSeconds(pid) - cpuBefore[name];
       process.stdout.write(`  ${name}: ${used.toFixed(1)} CPU s (${((100 * used) / SECONDS).toFixed(0)}% of a core), ${((used * 1e6) / result.requests.total).toFixed(0)} µs per request\n`);

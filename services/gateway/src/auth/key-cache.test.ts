@@ -28,6 +28,18 @@ describe('KeyCache', () => {
     expect(await cache.accountFor('kana_live_a')).toBeNull();
   });
 
+  it('refreshes a key past half its TTL in the background, answering at once meanwhile', async () => {
+    const { store, cache, advance } = setup();
+    await cache.accountFor('kana_live_a');
+    advance(2_600);
+    store.revoke('kana_live_a');
+    expect(cache.cached('kana_live_a')).toBe('acc_a');
+    expect(cache.cached('kana_live_a')).toBe('acc_a');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(store.lookups).toBe(2);
+    expect(cache.cached('kana_live_a')).toBeNull();
+  });
+
   it('shares one lookup between concurrent requests for the same key', async () => {
     const { store, cache } = setup();
     const results = await Promise.all(Array.from({ length: 20 }, () => cache.accountFor('kana_live_a')));
