@@ -23,6 +23,7 @@ const RATE = MODE.startsWith('rate:') ? Number(MODE.slice(5)) : undefined;
 const SECONDS = Number(process.argv[3] ?? 10);
 const DIR = process.argv[4] ?? fs.mkdtempSync(join(os.tmpdir(), 'gateway-prof-'));
 const PORT = 18182;
+// GATEWAY_NODE_ARGS='--trace-gc': more node flags for the gateway, its stdout shown.
 // NO_PROF=1: only the figures (req/s, CPU per request, batch sizes), without profiler overhead.
 const CPU_PROF = !process.env.NO_PROF;
 
@@ -121,7 +122,7 @@ async function main() {
   if (process.env.PROFILE_FILE) return void process.stdout.write(summarise(process.env.PROFILE_FILE)); // re-read a profile
   const env = { ...process.env, ...testing.testEnv('gateway'), LOG_LEVEL: 'warn', KAFKA_PARTITIONS: '6', PORT: String(PORT) };
   const { apiKey } = JSON.parse(execFileSync('node', [join(root, 'services/gateway/dist/cli.js'), 'accounts', 'create', '--name', 'Prof', '--json'], { env }));
-  const gateway = fork(join(root, 'services/gateway/dist/main.js'), [], { env, execArgv: CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${DIR}`] : [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const gateway = fork(join(root, 'services/gateway/dist/main.js'), [], { env, execArgv: [...(CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${DIR}`] : []), ...(process.env.GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? [])], stdio: ['ignore', process.env.GATEWAY_NODE_ARGS ? 'inherit' : 'ignore', 'inherit', 'ipc'] });
   try {
     await testing.waitFor(async () => (await fetch(`http://127.0.0.1:${PORT}/readyz`).catch(() => ({ ok: false }))).ok, { timeoutMs: 60_000, what: 'gateway' });
     let i = 0;

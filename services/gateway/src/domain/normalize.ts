@@ -3,6 +3,7 @@ import { describeZodError } from '@kana/platform';
 import { foldFields } from './casing';
 import { contentMessageId } from './message-id';
 import { MAX_NESTING, tooDeepField } from './nesting';
+import { jsonBytesAtMost } from './size';
 import { toIsoInstant } from './timestamps';
 
 export const MAX_EVENT_BYTES = 32 * 1024;
@@ -46,9 +47,12 @@ export function normalizeEvent(raw: unknown, context: NormalizeContext): Normali
   if (deep !== undefined) return reject(400, `field '${deep}' nests objects and arrays deeper than ${MAX_NESTING} levels`);
   // Serialising every event to measure it is a large share of the CPU per
   // event; a request that is itself within the limit cannot hold a larger
-  // event, batch defaults included (they are part of the same request).
+  // event, batch defaults included (they are part of the same request), and
+  // an upper bound from one walk clears nearly every other event (size.ts).
   const defaultsBytes = context.batchDefaults?.bytes ?? 0;
-  const bytes = context.requestBytes !== undefined && context.requestBytes <= MAX_EVENT_BYTES ? 0 : Buffer.byteLength(JSON.stringify(raw)) + defaultsBytes;
+  const certainlyWithin =
+    (context.requestBytes !== undefined && context.requestBytes <= MAX_EVENT_BYTES) || jsonBytesAtMost(raw, MAX_EVENT_BYTES - defaultsBytes) !== Infinity;
+  const bytes = certainlyWithin ? 0 : Buffer.byteLength(JSON.stringify(raw)) + defaultsBytes;
   if (bytes > MAX_EVENT_BYTES) {
     return reject(413, `event is ${bytes} bytes${defaultsBytes > 0 ? " with the batch's context and integrations" : ''}; the limit is 32 KB per event`);
   }
