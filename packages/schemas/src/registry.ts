@@ -93,9 +93,9 @@ export class EventCodec {
    * The same bytes as encode() (magic byte, schema id, JSON), without the
    * registry client's JSON Schema validation, synchronously. Only for a value
    * whose parts the caller built from output of the zod schemas the registered
-   * JSON Schema is derived from (the gateway: events parsed by segmentEvent
-   * in an envelope it fills itself); validating it a second time with the
-   * same rules was a sizeable share of the gateway's CPU per event.
+   * JSON Schema is derived from (the gateway: events it has checked against
+   * segmentEvent, in an envelope it fills itself); validating them again with
+   * the same rules was a sizeable share of the gateway's CPU per event.
    */
   encodeParsed<K extends EncodedTopic>(topic: K, value: TopicValue<K>): Buffer {
     const id = this.ids.get(topic);
