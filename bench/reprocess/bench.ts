@@ -15,9 +15,11 @@ type RulesConfig = typeof import('../../services/rules/dist/config');
 type UsageApp = typeof import('../../services/usage/dist/app');
 type UsageConfig = typeof import('../../services/usage/dist/config');
 const services = join(__dirname, '..', '..', '..', 'services');
-const { build } = require(join(services, 'rules', 'dist', 'app')) as RulesApp;
-const { rulesEnv } = require(join(services, 'rules', 'dist', 'config')) as RulesConfig;
-// USAGE_DIST: another build of usage (its dist/, migrations/ beside it), to test a usage-side change without touching services/usage.
+// RULES_DIST / USAGE_DIST: another build of a service (its dist/, with migrations/ beside it), e.g. an older
+// commit for a before/after comparison on the same machine, or a change under test without touching the service.
+const rulesDist = process.env.RULES_DIST ?? join(services, 'rules', 'dist');
+const { build } = require(join(rulesDist, 'app')) as RulesApp;
+const { rulesEnv } = require(join(rulesDist, 'config')) as RulesConfig;
 const usageDist = process.env.USAGE_DIST ?? join(services, 'usage', 'dist');
 const { buildUsage } = require(join(usageDist, 'app')) as UsageApp;
 const { usageEnv } = require(join(usageDist, 'config')) as UsageConfig;
