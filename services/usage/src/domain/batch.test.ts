@@ -11,6 +11,28 @@ describe('planBatch', () => {
     expect(planned).toHaveLength(1);
   });
 
+  it('stores an event two jobs republished in one batch once, and gives each job its verdict', () => {
+    const track = aTrackMessage();
+    const older = aReprocessMessage(track, 2, 'job-old');
+    const newer = aReprocessMessage(track, 3, 'job-new');
+    const { planned } = planBatch(
+      'reprocess',
+      [
+        { offset: '1', value: older },
+        { offset: '2', value: newer },
+        { offset: '3', value: older },
+      ],
+      new Map([['acc_1', aSnapshot({ version: 3 })]]),
+    );
+    expect(planned).toHaveLength(1);
+    const stored = { status: 'upgraded' as const, mapped: true, reason: null, rulesVersion: 3, records: [] };
+    const { reprocessed } = buildOutputs(planned, [stored]);
+    expect(reprocessed.map((verdict) => [verdict.jobId, verdict.messageId, verdict.mapped])).toEqual([
+      ['job-old', track.event.messageId, true],
+      ['job-new', track.event.messageId, true],
+    ]);
+  });
+
   it('dead-letters a bad delta by offset and plans the rest', () => {
     const bad = aTrackMessage({ properties: { delta: 'lots' } });
     const good = aTrackMessage();

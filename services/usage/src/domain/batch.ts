@@ -9,7 +9,12 @@ export type Incoming = { offset: string; value: TrackMessage } | { offset: strin
 export interface PlannedEvent {
   source: 'track' | 'reprocess';
   message: TrackMessage | ReprocessMessage;
-  jobId: string | null;
+  /**
+   * Reprocess only: every job that republished this event in the batch. Two
+   * jobs (one superseding the other) can send the same event close together;
+   * it is stored once, and each job still gets its verdict.
+   */
+  jobIds: string[];
   rulesVersion: number;
   outcome: { mapped: true; delta: number; features: FeatureHit[] } | { mapped: false; reason: UnmappedReason };
 }
@@ -39,8 +44,10 @@ export function snapshotNeeds(messages: Incoming[]): Map<string, number> {
 
 /**
  * A message seen twice in one batch (a Segment retry landing close to the
- * original) is planned once: the stored outcome covers both. A bad delta is
- * dead-lettered; everything else is planned against its account's snapshot.
+ * original, or two reprocess jobs republishing the same event) is planned
+ * once: the stored outcome covers both, and every job among the copies is
+ * kept so each gets its verdict. A bad delta is dead-lettered; everything
+ * else is planned against its account's snapshot.
  */
 export function planBatch(
   source: 'track' | 'reprocess',
@@ -49,10 +56,14 @@ export function planBatch(
 ): { planned: PlannedEvent[]; deadLetters: DeadLetter[] } {
   const planned: PlannedEvent[] = [];
   const deadLetters: DeadLetter[] = [];
-  const seen = new Set<string>();
+  const seen = new Map<string, PlannedEvent>();
   for (const { offset, value } of messages) {
     const key = eventKey(value.accountId, value.event.messageId);
-    if (seen.has(key)) continue;
+    const earlier = seen.get(key);
+    if (earlier) {
+      if ('jobId' in value && !earlier.jobIds.includes(value.jobId)) earlier.jobIds.push(value.jobId);
+      continue;
+    }
     const snapshot = snapshots.get(value.accountId);
     if (!snapshot) throw new Error(`no rules snapshot for account ${value.accountId}: the batch must not be planned without one`);
     const resolution = resolveEvent(value.event, snapshot);
@@ -60,14 +71,15 @@ export function planBatch(
       deadLetters.push({ offset, reason: resolution.reason });
       continue;
     }
-    seen.add(key);
-    planned.push({
+    const event: PlannedEvent = {
       source,
       message: value,
-      jobId: 'jobId' in value ? value.jobId : null,
+      jobIds: 'jobId' in value ? [value.jobId] : [],
       rulesVersion: snapshot.version,
       outcome: resolution.kind === 'mapped' ? { mapped: true, delta: resolution.delta, features: resolution.features } : { mapped: false, reason: resolution.reason },
-    });
+    };
+    seen.set(key, event);
+    planned.push(event);
   }
   return { planned, deadLetters };
 }

@@ -30,15 +30,17 @@ export function buildOutputs(planned: PlannedEvent[], stored: StoredEvent[]): Ba
     const { message } = event;
     outputs.usageRecords.push(...state.records);
     if (event.source === 'reprocess') {
-      outputs.reprocessed.push({
-        schemaVersion: SCHEMA_VERSION,
-        accountId: message.accountId,
-        jobId: event.jobId!,
-        messageId: message.event.messageId,
-        userId: message.event.userId,
-        mapped: state.mapped,
-        rulesVersion: event.rulesVersion,
-      });
+      for (const jobId of event.jobIds) {
+        outputs.reprocessed.push({
+          schemaVersion: SCHEMA_VERSION,
+          accountId: message.accountId,
+          jobId,
+          messageId: message.event.messageId,
+          userId: message.event.userId,
+          mapped: state.mapped,
+          rulesVersion: event.rulesVersion,
+        });
+      }
     } else if (!state.mapped) {
       outputs.unmapped.push({
         schemaVersion: SCHEMA_VERSION,
