@@ -219,6 +219,32 @@ describe('usage service', () => {
     expect(new Set(mine.map((m) => m.value.id)).size).toBe(2);
   });
 
+  it('pages usage totals by user and feature, every pair exactly once', async () => {
+    const accountId = await newAccount();
+    // Users whose order differs between byte order and a linguistic collation ('B' < 'a' < 'b').
+    const users = ['b-user', 'B-user', 'a-user'];
+    for (const userId of users) await send('track', aTrackMessage({ userId, properties: { channel: 'sms', delta: 2 } }, accountId));
+    await waitFor(async () => (await totals(accountId, '?limit=1000')).length === 6, { what: 'two totals for each of three users' });
+
+    const pages: { userId: string; featureId: string; total: number }[][] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await get(`/v1/usage?limit=4${cursor ? `&cursor=${cursor}` : ''}`, accountId);
+      expect(page.status).toBe(200);
+      pages.push(page.body.data as { userId: string; featureId: string; total: number }[]);
+      cursor = page.body.nextCursor as string | null;
+    } while (cursor && pages.length < 5);
+
+    expect(pages.map((page) => page.length)).toEqual([4, 2]);
+    expect(pages.flat()).toEqual(
+      ['B-user', 'a-user', 'b-user'].flatMap((userId) => [
+        { userId, featureId: 'messages', total: 2 },
+        { userId, featureId: 'sms', total: 2 },
+      ]),
+    );
+    expect(await get('/v1/usage?cursor=zzz', accountId)).toEqual({ status: 400, body: { message: expect.stringContaining("'cursor'") } });
+  });
+
   it('answers query errors with a message naming the field', async () => {
     expect(await get('/v1/usage')).toEqual({ status: 401, body: { message: expect.stringContaining('account') } });
     expect(await get('/v1/usage?from=yesterday', 'acc')).toEqual({ status: 400, body: { message: expect.stringContaining("'from'") } });

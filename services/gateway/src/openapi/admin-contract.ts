@@ -8,6 +8,8 @@ import { z } from 'zod';
 const cursorPage = <T extends z.ZodType>(item: T) => z.object({ data: z.array(item), nextCursor: z.string().nullable() });
 const limit = z.coerce.number().int().min(1).max(1000).optional().describe('Default 50, at most 1000');
 const cursor = z.string().optional().describe('Opaque cursor from the previous page');
+const from = z.string().optional().describe('Event time, inclusive (ISO-8601)');
+const to = z.string().optional().describe('Event time, exclusive (ISO-8601)');
 
 export const user = z.object({
   id: z.string(),
@@ -80,17 +82,18 @@ export const schemas = {
   importInput: z.object({ customers: z.array(z.object({ id: z.string(), email: z.string().nullable().optional(), name: z.string().nullable().optional() })) }),
   importAnswer: z.object({ imported: z.number().int(), merged: z.number().int(), skipped: z.number().int() }),
   featureInput: z.object({ id: z.string(), name: z.string() }),
-  featureList: z.object({ data: z.array(feature) }),
-  ruleList: z.object({ data: z.array(rule) }),
+  featureList: cursorPage(feature),
+  ruleList: cursorPage(rule),
   rulePatch: ruleInput.partial().extend({ enabled: z.boolean().optional() }),
   previewAnswer: z.object({ matchingUnmapped: z.number().int(), sample: z.array(unmappedEvent) }),
   unmappedPage: cursorPage(unmappedEvent),
-  jobList: z.object({ data: z.array(reprocessJob) }),
-  usageTotals: z.object({ data: z.array(z.object({ userId: z.string(), featureId: z.string(), total: z.number() })) }),
+  jobList: cursorPage(reprocessJob),
+  usageTotals: cursorPage(z.object({ userId: z.string(), featureId: z.string(), total: z.number() })),
   usageRecordsPage: cursorPage(usageRecordView),
   usersQuery: z.object({ userId: z.string().optional(), email: z.string().optional(), limit, cursor }),
   unmappedQuery: z.object({ eventName: z.string().optional(), userId: z.string().optional(), limit, cursor }),
-  usageQuery: z.object({ userId: z.string().optional(), featureId: z.string().optional(), from: z.string().optional(), to: z.string().optional() }),
-  usageRecordsQuery: z.object({ userId: z.string().optional(), featureId: z.string().optional(), limit, cursor }),
+  pageQuery: z.object({ limit, cursor }),
+  usageQuery: z.object({ userId: z.string().optional(), featureId: z.string().optional(), from, to, limit, cursor }),
+  usageRecordsQuery: z.object({ userId: z.string().optional(), featureId: z.string().optional(), from, to, limit, cursor }),
   idParam: z.object({ id: z.string() }),
 };

@@ -24,6 +24,11 @@ export interface UsageFilter {
   to?: string;
 }
 
+export interface TotalsPage {
+  data: UsageTotal[];
+  next: { userId: string; featureId: string } | null;
+}
+
 export interface RecordsPage {
   data: UsageRecordView[];
   next: { eventTime: string; id: string } | null;
@@ -42,19 +47,32 @@ const USER_IDS = `
 export class PgUsageQueries {
   constructor(private readonly deps: { pool: Pool }) {}
 
-  async totals(filter: UsageFilter): Promise<UsageTotal[]> {
+  /**
+   * Totals per (user, feature), ordered by userId then featureId; `after` is
+   * the last pair of the previous page. Every page sums over all of the
+   * account's records in the range, so a page is exact however records are
+   * spread over users, and a merge is applied the same way on every page.
+   */
+  async totals(filter: UsageFilter, limit: number, after: { userId: string; featureId: string } | null): Promise<TotalsPage> {
     const userIds = filter.userId === undefined ? null : await this.userIds(filter.accountId, filter.userId);
     const { rows } = await this.deps.pool.query<{ user_id: string; feature_id: string; total: string }>(
-      `SELECT COALESCE(a.survivor_user_id, r.user_id) AS user_id, r.feature_id, sum(r.delta)::text AS total
-       FROM usage_records r
-       LEFT JOIN user_aliases a ON a.account_id = r.account_id AND a.user_id = r.user_id
-       WHERE r.account_id = $1
-         AND ($2::timestamptz IS NULL OR r.event_time >= $2) AND ($3::timestamptz IS NULL OR r.event_time < $3)
-         AND ($4::text IS NULL OR r.feature_id = $4) AND ($5::text[] IS NULL OR r.user_id = ANY($5))
-       GROUP BY 1, 2 ORDER BY 1, 2`,
-      [filter.accountId, filter.from ?? null, filter.to ?? null, filter.featureId ?? null, userIds],
+      `SELECT user_id, feature_id, total FROM (
+         SELECT COALESCE(a.survivor_user_id, r.user_id) AS user_id, r.feature_id, sum(r.delta)::text AS total
+         FROM usage_records r
+         LEFT JOIN user_aliases a ON a.account_id = r.account_id AND a.user_id = r.user_id
+         WHERE r.account_id = $1
+           AND ($2::timestamptz IS NULL OR r.event_time >= $2) AND ($3::timestamptz IS NULL OR r.event_time < $3)
+           AND ($4::text IS NULL OR r.feature_id = $4) AND ($5::text[] IS NULL OR r.user_id = ANY($5))
+         GROUP BY 1, 2
+       ) t
+       WHERE $6::text IS NULL OR (user_id COLLATE "C", feature_id COLLATE "C") > ($6::text COLLATE "C", $7::text COLLATE "C")
+       ORDER BY user_id COLLATE "C", feature_id COLLATE "C"
+       LIMIT $8`,
+      [filter.accountId, filter.from ?? null, filter.to ?? null, filter.featureId ?? null, userIds, after?.userId ?? null, after?.featureId ?? null, limit + 1],
     );
-    return rows.map((row) => ({ userId: row.user_id, featureId: row.feature_id, total: Number(row.total) }));
+    const page = rows.slice(0, limit).map((row) => ({ userId: row.user_id, featureId: row.feature_id, total: Number(row.total) }));
+    const last = page[page.length - 1];
+    return { data: page, next: rows.length > limit && last ? { userId: last.userId, featureId: last.featureId } : null };
   }
 
   /** Oldest first by event time, then id; `after` is the last row of the previous page. */

@@ -60,7 +60,7 @@ describe('Postgres usage store', () => {
 
     const again = await store.writeBatch(planBatch('reprocess', [{ offset: '1', value: replay }], new Map([['acc_1', v2]])).planned);
     expect(again[0]).toMatchObject({ status: 'existing', mapped: true, records: [expect.objectContaining({ featureId: 'messages' })] });
-    const totals = await queries.totals({ accountId: 'acc_1', userId: 'user-1', featureId: 'messages' });
+    const { data: totals } = await queries.totals({ accountId: 'acc_1', userId: 'user-1', featureId: 'messages' }, 50, null);
     expect(totals).toEqual([{ userId: 'user-1', featureId: 'messages', total: 3 }]);
   });
 
@@ -75,8 +75,8 @@ describe('Postgres usage store', () => {
     const after = await store.writeBatch(planBatch('track', [{ offset: '2', value: aTrackMessage({ userId: 'old' }, account) }], snaps).planned);
     expect(after[0]!.records[0]!.userId).toBe('new');
 
-    expect(await queries.totals({ accountId: account })).toEqual([{ userId: 'new', featureId: 'messages', total: 2 }]);
-    expect(await queries.totals({ accountId: account, userId: 'old' })).toEqual([{ userId: 'new', featureId: 'messages', total: 2 }]);
+    expect((await queries.totals({ accountId: account }, 50, null)).data).toEqual([{ userId: 'new', featureId: 'messages', total: 2 }]);
+    expect((await queries.totals({ accountId: account, userId: 'old' }, 50, null)).data).toEqual([{ userId: 'new', featureId: 'messages', total: 2 }]);
     const page = await queries.records({ accountId: account, userId: 'new' }, 1, null);
     expect(page.data).toHaveLength(1);
     const rest = await queries.records({ accountId: account, userId: 'new' }, 1, page.next);

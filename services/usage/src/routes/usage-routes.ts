@@ -5,8 +5,12 @@ import type { PgUsageQueries } from '../adapters/pg-usage-queries';
 const instant = z.iso.datetime({ offset: true, message: 'an ISO-8601 timestamp such as 2026-01-31T00:00:00Z' });
 const optionalText = z.string().min(1).max(512).optional();
 
+// Capped rather than refused: asking for more than a page holds is not an error.
+const limit = z.coerce.number().int().min(1).default(50).transform((value) => Math.min(value, 1000));
+const cursorText = z.string().max(2000).optional();
+
 const usageQuery = z
-  .object({ userId: optionalText, featureId: optionalText, from: instant.optional(), to: instant.optional() })
+  .object({ userId: optionalText, featureId: optionalText, from: instant.optional(), to: instant.optional(), limit, cursor: cursorText })
   .refine((q) => !q.from || !q.to || Date.parse(q.from) <= Date.parse(q.to), { message: 'must not be before from', path: ['to'] });
 
 const recordsQuery = z.object({
@@ -14,22 +18,21 @@ const recordsQuery = z.object({
   featureId: optionalText,
   from: instant.optional(),
   to: instant.optional(),
-  // Capped rather than refused: asking for more than a page holds is not an error.
-  limit: z.coerce.number().int().min(1).default(50).transform((limit) => Math.min(limit, 1000)),
-  cursor: z.string().max(500).optional(),
+  limit,
+  cursor: cursorText,
 });
 
-const cursorShape = z.object({ t: z.string(), id: z.uuid() });
+const recordsCursor = z.object({ t: z.string().refine((t) => !Number.isNaN(Date.parse(t))), id: z.uuid() });
+const totalsCursor = z.object({ u: z.string(), f: z.string() });
 
-export function encodeCursor(next: { eventTime: string; id: string }): string {
-  return Buffer.from(JSON.stringify({ t: next.eventTime, id: next.id })).toString('base64url');
+/** Opaque to clients: the position after the last row of a page, as base64url JSON. */
+export function encodeCursor(position: z.infer<typeof recordsCursor> | z.infer<typeof totalsCursor>): string {
+  return Buffer.from(JSON.stringify(position)).toString('base64url');
 }
 
-function decodeCursor(cursor: string): { eventTime: string; id: string } {
+function decodeCursor<T>(shape: z.ZodType<T>, cursor: string): T {
   try {
-    const parsed = cursorShape.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
-    if (Number.isNaN(Date.parse(parsed.t))) throw new Error('bad time');
-    return { eventTime: parsed.t, id: parsed.id };
+    return shape.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
   } catch {
     throw httpError(400, "invalid query field 'cursor': pass the nextCursor of the previous page unchanged");
   }
@@ -40,15 +43,18 @@ export function usageRoutes(deps: { queries: PgUsageQueries }) {
   return async function registerUsageRoutes(app: FastifyInstance): Promise<void> {
     app.get('/v1/usage', async (request) => {
       const accountId = requireAccountId(request);
-      const query = parseOr400(usageQuery, request.query, 'query');
-      return { data: await deps.queries.totals({ accountId, ...query }) };
+      const { limit, cursor, ...filter } = parseOr400(usageQuery, request.query, 'query');
+      const after = cursor ? decodeCursor(totalsCursor, cursor) : null;
+      const page = await deps.queries.totals({ accountId, ...filter }, limit, after && { userId: after.u, featureId: after.f });
+      return { data: page.data, nextCursor: page.next ? encodeCursor({ u: page.next.userId, f: page.next.featureId }) : null };
     });
 
     app.get('/v1/usage/records', async (request) => {
       const accountId = requireAccountId(request);
       const { limit, cursor, ...filter } = parseOr400(recordsQuery, request.query, 'query');
-      const page = await deps.queries.records({ accountId, ...filter }, limit, cursor ? decodeCursor(cursor) : null);
-      return { data: page.data, nextCursor: page.next ? encodeCursor(page.next) : null };
+      const after = cursor ? decodeCursor(recordsCursor, cursor) : null;
+      const page = await deps.queries.records({ accountId, ...filter }, limit, after && { eventTime: after.t, id: after.id });
+      return { data: page.data, nextCursor: page.next ? encodeCursor({ t: page.next.eventTime, id: page.next.id }) : null };
     });
   };
 }
