@@ -149,6 +149,27 @@ describe('journeys through the whole system', () => {
     expect(records.map((record: any) => record.messageId).sort()).toEqual([event.messageId, sentinel.messageId].sort());
   });
 
+  it('a retried event without a timestamp of its own is listed as unmapped once, and counted once when a rule maps it', async () => {
+    const { seg, dash } = await newAccount();
+    // The gateway stamps each delivery with the time it was received, so the two copies carry different times.
+    const event = aTrack({ userId: 'u5', event: 'Export Retried', timestamp: undefined });
+    await ok(seg.track(event));
+    await ok(seg.track(event));
+    const sentinel = aTrack({ userId: 'u5', event: 'Export Retried' });
+    await ok(seg.track(sentinel));
+    const listed = await waitFor(async () => {
+      const { data } = await ok(dash.get('/v1/events/unmapped?eventName=Export%20Retried'));
+      return data.some((row: any) => row.messageId === sentinel.messageId) ? data : undefined;
+    }, { timeoutMs: 60_000, what: 'the sentinel listed as unmapped' });
+    expect(listed.map((row: any) => row.messageId).sort()).toEqual([event.messageId, sentinel.messageId].sort());
+
+    await ok(dash.post('/v1/features', { id: 'exports', name: 'Exports' }), 201);
+    await ok(dash.post('/v1/rules', { featureId: 'exports', eventName: 'Export Retried', conditions: [] }), 201);
+    await waitForTotal(dash, 'featureId=exports', 2);
+    await waitFor(async () => (await ok(dash.get('/v1/events/unmapped?eventName=Export%20Retried'))).data.length === 0, { timeoutMs: 60_000, what: 'the unmapped list emptied' });
+    expect(await usageTotal(dash, 'featureId=exports')).toBe(2);
+  });
+
   it('a batch stores its valid events and names the invalid ones', async () => {
     const { seg, dash } = await newAccount();
     await ok(dash.post('/v1/features', { id: 'jobs', name: 'Jobs' }), 201);

@@ -78,6 +78,7 @@ export class PgUsageStore {
             mapped: event.outcome.mapped,
             reason: event.outcome.mapped ? null : event.outcome.reason,
             rulesVersion: event.rulesVersion,
+            eventTime: event.message.event.timestamp,
             records: records.get(key) ?? [],
           };
         }
@@ -88,6 +89,7 @@ export class PgUsageStore {
           mapped: row.outcome === 'mapped',
           reason: row.reason,
           rulesVersion: row.rules_version,
+          eventTime: row.event_time.toISOString(),
           records: records.get(key) ?? [],
         };
       });

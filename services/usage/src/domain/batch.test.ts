@@ -25,7 +25,7 @@ describe('planBatch', () => {
       new Map([['acc_1', aSnapshot({ version: 3 })]]),
     );
     expect(planned).toHaveLength(1);
-    const stored = { status: 'upgraded' as const, mapped: true, reason: null, rulesVersion: 3, records: [] };
+    const stored = { status: 'upgraded' as const, mapped: true, reason: null, rulesVersion: 3, eventTime: track.event.timestamp, records: [] };
     const { reprocessed } = buildOutputs(planned, [stored]);
     expect(reprocessed.map((verdict) => [verdict.jobId, verdict.messageId, verdict.mapped])).toEqual([
       ['job-old', track.event.messageId, true],
@@ -64,9 +64,17 @@ describe('buildOutputs', () => {
     const replayed = aReprocessMessage(aTrackMessage({ event: 'Nothing' }), 1, 'job-9');
     const { planned } = planBatch('track', [{ offset: '1', value: live }], snapshots);
     const { planned: planned2 } = planBatch('reprocess', [{ offset: '1', value: replayed }], snapshots);
-    const stored = { status: 'new' as const, mapped: false, reason: 'no_rule' as const, rulesVersion: 1, records: [] };
+    const stored = { status: 'new' as const, mapped: false, reason: 'no_rule' as const, rulesVersion: 1, eventTime: live.event.timestamp, records: [] };
     const outputs = buildOutputs([...planned, ...planned2], [stored, stored]);
     expect(outputs.unmapped).toEqual([expect.objectContaining({ reason: 'no_rule', jobId: null, event: live.event })]);
     expect(outputs.reprocessed).toEqual([expect.objectContaining({ jobId: 'job-9', mapped: false, messageId: replayed.event.messageId })]);
+  });
+
+  it('reports a retried unmapped event with the time it was stored with, so it is listed once', () => {
+    const retry = aTrackMessage({ event: 'Nothing', timestamp: '2026-11-28T10:00:05.000Z' });
+    const { planned } = planBatch('track', [{ offset: '1', value: retry }], snapshots);
+    const stored = { status: 'existing' as const, mapped: false, reason: 'no_rule' as const, rulesVersion: 1, eventTime: '2026-11-28T10:00:01.000Z', records: [] };
+    const [unmapped] = buildOutputs(planned, [stored]).unmapped;
+    expect(unmapped!.event).toEqual({ ...retry.event, timestamp: '2026-11-28T10:00:01.000Z' });
   });
 });

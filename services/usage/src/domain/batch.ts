@@ -25,6 +25,8 @@ export interface StoredEvent {
   mapped: boolean;
   reason: UnmappedReason | null;
   rulesVersion: number;
+  /** The event time it was first stored with: a retry without a timestamp of its own got another one at the gateway. */
+  eventTime: string;
   records: UsageRecord[];
 }
 

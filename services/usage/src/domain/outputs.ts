@@ -47,7 +47,8 @@ export function buildOutputs(planned: PlannedEvent[], stored: StoredEvent[]): Ba
         accountId: message.accountId,
         requestId: message.requestId,
         receivedAt: message.receivedAt,
-        event: message.event,
+        // The stored time, so every delivery of the event lands on the same row of the rules service's store.
+        event: state.eventTime === message.event.timestamp ? message.event : { ...message.event, timestamp: state.eventTime },
         reason: state.reason ?? 'no_rule',
         rulesVersion: state.rulesVersion,
         jobId: null,
