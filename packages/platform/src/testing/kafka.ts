@@ -1,6 +1,6 @@
 import { Kafka, logLevel } from 'kafkajs';
 import type { EncodedTopic, EventCodec, TopicValue } from '@kana/schemas';
-import { uniqueId, waitFor } from './env';
+import { STACK, uniqueId, waitFor } from './env';
 
 export interface ReadMessage<T> {
   key: string | null;
@@ -21,7 +21,7 @@ export async function readTopic<K extends EncodedTopic>(
   until: (messages: ReadMessage<TopicValue<K>>[]) => boolean,
   options: { brokers?: string[]; timeoutMs?: number } = {},
 ): Promise<ReadMessage<TopicValue<K>>[]> {
-  const kafka = new Kafka({ brokers: options.brokers ?? ['127.0.0.1:9092'], logLevel: logLevel.NOTHING, clientId: 'test-reader' });
+  const kafka = new Kafka({ brokers: options.brokers ?? STACK.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING, clientId: 'test-reader' });
   const consumer = kafka.consumer({ groupId: uniqueId('reader-') });
   const messages: ReadMessage<TopicValue<K>>[] = [];
   await consumer.connect();
@@ -53,7 +53,7 @@ export async function readRawTopic(
   until: (messages: ReadMessage<Buffer | null>[]) => boolean,
   options: { brokers?: string[]; timeoutMs?: number } = {},
 ): Promise<ReadMessage<Buffer | null>[]> {
-  const kafka = new Kafka({ brokers: options.brokers ?? ['127.0.0.1:9092'], logLevel: logLevel.NOTHING, clientId: 'test-reader' });
+  const kafka = new Kafka({ brokers: options.brokers ?? STACK.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING, clientId: 'test-reader' });
   const consumer = kafka.consumer({ groupId: uniqueId('reader-') });
   const messages: ReadMessage<Buffer | null>[] = [];
   await consumer.connect();
@@ -74,7 +74,7 @@ export async function readRawTopic(
 }
 
 /** Deletes every topic whose name starts with the test's prefix. */
-export async function deleteTopicsWithPrefix(prefix: string, brokers = ['127.0.0.1:9092']): Promise<void> {
+export async function deleteTopicsWithPrefix(prefix: string, brokers = STACK.KAFKA_BROKERS.split(',')): Promise<void> {
   if (!prefix) throw new Error('refusing to delete topics without a prefix');
   const admin = new Kafka({ brokers, logLevel: logLevel.NOTHING, clientId: 'test-cleanup' }).admin();
   await admin.connect();
