@@ -43,13 +43,14 @@ export function isRetriable(error: unknown): boolean {
 // Node socket errors: the server is restarting, unreachable or dropped the connection.
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN']);
 // Postgres SQLSTATEs a retry cures: 08 connection exception, 53 insufficient resources,
-// 57P01-57P03 shutdown / crash / cannot connect now, 40001 serialization failure,
+// 58 system error (I/O), 57P01-57P03 shutdown / crash / cannot connect now, 57014 query
+// canceled (statement timeout, pg_cancel_backend), 40001 serialization failure,
 // 40P01 deadlock, 55P03 lock not available.
-const PG_CLASSES = ['08', '53'];
-const PG_CODES = new Set(['57P01', '57P02', '57P03', '40001', '40P01', '55P03']);
+const PG_CLASSES = ['08', '53', '58'];
+const PG_CODES = new Set(['57P01', '57P02', '57P03', '57014', '40001', '40P01', '55P03']);
 // Errors without a code that node-postgres, pg-pool and ioredis raise when the server goes away.
 const CONNECTION_MESSAGES =
-  /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection is closed|Stream isn't writeable|Reached the max retries per request limit/i;
+  /Connection terminated|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Connection is closed|Stream isn't writeable|Reached the max retries per request limit/i;
 // kafkajs marks its errors; these are the ones it gives up on although the broker may come back.
 const KAFKAJS_TRANSIENT = new Set([
   'KafkaJSNumberOfRetriesExceeded', 'KafkaJSConnectionError', 'KafkaJSConnectionClosedError', 'KafkaJSRequestTimeoutError',

@@ -1,18 +1,14 @@
-import { AppError, UnavailableError } from '@kana/platform';
+import { AppError, UnavailableError, isTransientInfrastructureError } from '@kana/platform';
 
-// Postgres errors that a retry of the same transaction can cure: lost races
-// between instances (another one created the user or processed the message
-// first; the retry sees its row), deadlocks, and the database being away.
-const RETRIABLE_SQLSTATES = new Set(['23505', '40001', '40P01', '55P03', '57P01', '57P02', '57P03', '53300']);
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND']);
+// A retry of the same transaction cures the database being away, deadlocks and the like
+// (platform's one classification, shared by every service), and a lost race between
+// instances: another one created the user first (23505), and the retry sees its row.
+const LOST_RACE = '23505';
 
 export function wrapPgError(doing: string, error: unknown): AppError {
   if (error instanceof AppError) return error;
-  const code = (error as { code?: string }).code ?? '';
   const message = (error as Error).message ?? String(error);
-  if (RETRIABLE_SQLSTATES.has(code) || code.startsWith('08') || NETWORK_CODES.has(code) || /Connection terminated|timeout exceeded when trying to connect/i.test(message)) {
-    return new UnavailableError(`${doing}: ${message}`, error);
-  }
+  if ((error as { code?: unknown }).code === LOST_RACE || isTransientInfrastructureError(error)) return new UnavailableError(`${doing}: ${message}`, error);
   return new AppError(`${doing}: ${message}`, { code: 'KANA_IDENTITY_DB', cause: error });
 }
 
