@@ -1,8 +1,8 @@
-import { ACCOUNT_HEADER, CoalescingProducer, createKafka, createLogger, createMetrics, inTransaction } from '@kana/platform';
-import { STACK, readRawTopic, uniqueId, waitFor } from '@kana/platform/testing';
+import { ACCOUNT_HEADER, inTransaction, type CoalescingProducer } from '@kana/platform';
+import { readRawTopic, uniqueId, waitFor } from '@kana/platform/testing';
 import { userKey, type ReprocessedMessage, type UnmappedMessage } from '@kana/schemas';
 import { recordOutcomes } from './adapters/pg-jobs';
-import { anUnmappedMessage, cleanUp, httpCall, startRules, startUsage } from '../test/harness';
+import { anUnmappedMessage, httpCall, startRulesWithUsage } from '../test/harness';
 
 // A reprocess job whose events usage does not all report on (here: one it
 // dead-letters) still ends: once walked and quiet for REPROCESS_SETTLE_MS it
@@ -11,28 +11,21 @@ import { anUnmappedMessage, cleanUp, httpCall, startRules, startUsage } from '..
 const SETTLE_MS = 1_500;
 
 describe('a reprocess job usage does not fully report on', () => {
-  let rules: Awaited<ReturnType<typeof startRules>>;
-  let usage: Awaited<ReturnType<typeof startUsage>>;
+  let system: Awaited<ReturnType<typeof startRulesWithUsage>>;
+  let rules: typeof system.rules;
+  let usage: typeof system.usage;
   let producer: CoalescingProducer;
-  const logger = createLogger({ name: 'settle-test', level: 'warn' });
 
   beforeAll(async () => {
-    rules = await startRules({ REPROCESS_SETTLE_MS: String(SETTLE_MS), REPROCESS_POLL_MS: '100' });
-    usage = await startUsage(rules);
-    producer = new CoalescingProducer({}, { kafka: createKafka({ brokers: [STACK.KAFKA_BROKERS], clientId: 'settle-test', logger }), logger, metrics: createMetrics('t', { defaults: false }) });
-    await producer.start();
+    system = await startRulesWithUsage('settle-test', { REPROCESS_SETTLE_MS: String(SETTLE_MS), REPROCESS_POLL_MS: '100' });
+    ({ rules, usage, producer } = system);
   }, 120_000);
 
   afterAll(async () => {
-    await producer?.stop();
-    await usage?.stop();
-    await rules?.stop();
-    await usage?.cleanUp();
-    await cleanUp(rules.config);
+    await system?.stop();
   }, 120_000);
 
-  const admin = (accountId: string) => (method: string, path: string, body?: unknown) =>
-    httpCall(rules.url, method, path, body, { [ACCOUNT_HEADER]: accountId });
+  const admin = (accountId: string) => system.admin(accountId);
 
   async function send<K extends 'unmapped' | 'reprocessed'>(topic: K, values: (K extends 'unmapped' ? UnmappedMessage : ReprocessedMessage)[]): Promise<void> {
     const messages = await Promise.all(

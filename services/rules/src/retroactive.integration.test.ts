@@ -1,35 +1,28 @@
-import { ACCOUNT_HEADER, CoalescingProducer, createKafka, createLogger, createMetrics } from '@kana/platform';
-import { STACK, uniqueId, waitFor } from '@kana/platform/testing';
+import { ACCOUNT_HEADER, type CoalescingProducer } from '@kana/platform';
+import { uniqueId, waitFor } from '@kana/platform/testing';
 import { userKey, type TrackMessage } from '@kana/schemas';
-import { aTrackEvent, cleanUp, httpCall, startRules, startUsage } from '../test/harness';
+import { aTrackEvent, httpCall, startRulesWithUsage } from '../test/harness';
 
 // The retroactive path through the real stack and the real usage service:
 // events arrive with no rule → listed as unmapped → rule created → job runs →
 // usage records exist → the mapped events leave the unmapped list.
 
 describe('retroactive reprocessing with the real usage service', () => {
-  let rules: Awaited<ReturnType<typeof startRules>>;
-  let usage: Awaited<ReturnType<typeof startUsage>>;
+  let system: Awaited<ReturnType<typeof startRulesWithUsage>>;
+  let rules: typeof system.rules;
+  let usage: typeof system.usage;
   let producer: CoalescingProducer;
-  const logger = createLogger({ name: 'retro-test', level: 'warn' });
 
   beforeAll(async () => {
-    rules = await startRules({ REPROCESS_PAGE_SIZE: '100' });
-    usage = await startUsage(rules);
-    producer = new CoalescingProducer({}, { kafka: createKafka({ brokers: [STACK.KAFKA_BROKERS], clientId: 'retro-test', logger }), logger, metrics: createMetrics('t', { defaults: false }) });
-    await producer.start();
+    system = await startRulesWithUsage('retro-test', { REPROCESS_PAGE_SIZE: '100' });
+    ({ rules, usage, producer } = system);
   }, 120_000);
 
   afterAll(async () => {
-    await producer?.stop();
-    await usage?.stop();
-    await rules?.stop();
-    await usage?.cleanUp();
-    await cleanUp(rules.config);
+    await system?.stop();
   }, 120_000);
 
-  const admin = (accountId: string) => (method: string, path: string, body?: unknown) =>
-    httpCall(rules.url, method, path, body, { [ACCOUNT_HEADER]: accountId });
+  const admin = (accountId: string) => system.admin(accountId);
 
   /** What the gateway does: put track events on the live topic. */
   async function track(accountId: string, events: ReturnType<typeof aTrackEvent>[]): Promise<void> {

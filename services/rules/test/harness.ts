@@ -1,5 +1,5 @@
-import { createLogger } from '@kana/platform';
-import { deleteTopicsWithPrefix, dropSchema, testEnv, uniqueId } from '@kana/platform/testing';
+import { ACCOUNT_HEADER, CoalescingProducer, createKafka, createLogger, createMetrics } from '@kana/platform';
+import { STACK, deleteTopicsWithPrefix, dropSchema, testEnv, uniqueId } from '@kana/platform/testing';
 import type { TrackEvent, UnmappedMessage } from '@kana/schemas';
 import { build, type RulesApp } from '../src/app';
 import { readConfig, type RulesConfig } from '../src/config';
@@ -101,6 +101,32 @@ export async function startUsage(rules: { config: RulesConfig; url: string }, id
     },
     async cleanUp() {
       await dropSchema(config.DATABASE_SCHEMA);
+    },
+  };
+}
+
+/**
+ * The rules app and the real usage service side by side, a producer to put
+ * messages on their topics, and an admin client scoped to an account: what
+ * the tests of the retroactive path share. stop() also cleans up.
+ */
+export async function startRulesWithUsage(name: string, overrides: Record<string, string> = {}) {
+  const rules = await startRules(overrides);
+  const usage = await startUsage(rules);
+  const logger = createLogger({ name, level: 'warn' });
+  const producer = new CoalescingProducer({}, { kafka: createKafka({ brokers: [STACK.KAFKA_BROKERS], clientId: name, logger }), logger, metrics: createMetrics('t', { defaults: false }) });
+  await producer.start();
+  return {
+    rules,
+    usage,
+    producer,
+    admin: (accountId: string) => (method: string, path: string, body?: unknown) => httpCall(rules.url, method, path, body, { [ACCOUNT_HEADER]: accountId }),
+    async stop() {
+      await producer.stop();
+      await usage.stop();
+      await rules.stop();
+      await usage.cleanUp();
+      await cleanUp(rules.config);
     },
   };
 }
