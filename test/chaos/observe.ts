@@ -53,8 +53,8 @@ export async function dbRecords(system: SystemUnderTest, accountIds: string[]): 
 export async function readActual(system: SystemUnderTest, accountIds: string[], admins: AdminClient[]): Promise<Actual> {
   const actual: Actual = { records: await dbRecords(system, accountIds), totals: new Map(), users: new Map(), unmapped: new Map() };
   for (const [account, dash] of admins.entries()) {
-    const usage: { data: { userId: string; featureId: string; total: number | string }[] } = await ok(dash.get('/v1/usage'), 'GET /v1/usage');
-    actual.totals.set(account, new Map(usage.data.map((row) => [`${row.userId}|${row.featureId}`, Number(row.total)])));
+    const totals = await allPages(dash, '/v1/usage');
+    actual.totals.set(account, new Map(totals.map((row) => [`${row.userId}|${row.featureId}`, Number(row.total)])));
     const users = await allPages(dash, '/v1/users');
     actual.users.set(account, new Map(users.map((u) => [u.userId, { name: u.name, email: u.email, billingId: u.billingId }])));
     actual.unmapped.set(account, new Set((await allPages(dash, '/v1/events/unmapped')).map((e) => e.messageId as string)));
