@@ -10,6 +10,11 @@ import { inTransaction, type Pool } from '@kana/platform';
  *
  * Merges are rare, so statements per merge are fine here; they run in batch
  * order in one transaction, and replaying the batch gives the same table.
+ *
+ * Only merges matter to usage. Created and updated users change nothing
+ * (usage counts any userId, identified or not), and a deleted user's usage
+ * stays: recorded usage is billing history, and deleting a user from the
+ * list is not a refund (README, "usage").
  */
 export class PgUserAliases {
   constructor(private readonly deps: { pool: Pool }) {}
