@@ -21,6 +21,8 @@ interface ExistingRow {
   outcome: 'mapped' | 'unmapped';
   reason: UnmappedReason | null;
   rules_version: number;
+  /** Changed by this transaction's upgrade (its outcome may still be unmapped, with the newer version). */
+  upgraded?: boolean;
 }
 
 interface RecordDraft {
@@ -46,14 +48,21 @@ export class PgUsageStore {
   writeBatch(planned: PlannedEvent[]): Promise<StoredEvent[]> {
     if (planned.length === 0) return Promise.resolve([]);
     return inTransaction(this.deps.pool, async (client) => {
-      const fresh = await insertKeys(client, planned);
-      const newEvents = planned.filter((event) => fresh.has(keyOf(event)));
-      const oldEvents = planned.filter((event) => !fresh.has(keyOf(event)));
+      // A reprocessed event stored unmapped takes the new outcome; a mapped one never changes. Such an event is
+      // nearly always stored already (usage reported it unmapped), so it is updated first: the UPDATE returns its
+      // row, and a replay batch needs no key insert and no read of the rows it changed.
+      const existing = await upgradeUnmapped(client, planned.filter((event) => event.source === 'reprocess'));
+      const rest = existing.size > 0 ? planned.filter((event) => !existing.has(keyOf(event))) : planned;
+      const fresh = rest.length > 0 ? await insertKeys(client, rest) : new Set<string>();
+      const newEvents = rest.filter((event) => fresh.has(keyOf(event)));
+      const oldEvents = rest.filter((event) => !fresh.has(keyOf(event)));
       if (newEvents.length > 0) await insertEvents(client, newEvents);
-
-      // A reprocessed event stored unmapped takes the new outcome; a mapped one never changes.
-      const upgraded = await upgradeUnmapped(client, oldEvents.filter((event) => event.source === 'reprocess'));
-      const existing = oldEvents.length > 0 ? await readExisting(client, oldEvents) : new Map<string, ExistingRow>();
+      // A reprocessed event whose key another transaction committed while this one waited on it (the UPDATE's
+      // snapshot did not see it yet): try its upgrade again now. Usually none; after a redelivery, mapped ones.
+      for (const [key, row] of await upgradeUnmapped(client, oldEvents.filter((event) => event.source === 'reprocess'))) existing.set(key, row);
+      const unread = oldEvents.filter((event) => !existing.has(keyOf(event)));
+      if (unread.length > 0) for (const [key, row] of await readExisting(client, unread)) existing.set(key, row);
+      const upgraded = new Set([...existing].filter(([, row]) => row.upgraded && row.outcome === 'mapped').map(([key]) => key));
 
       const drafts: RecordDraft[] = [];
       for (const event of planned) {
@@ -131,15 +140,25 @@ async function insertEvents(client: PoolClient, events: PlannedEvent[]): Promise
   );
 }
 
-async function upgradeUnmapped(client: PoolClient, events: PlannedEvent[]): Promise<Set<string>> {
-  if (events.length === 0) return new Set();
-  const { rows } = await client.query<{ account_id: string; message_id: string; outcome: string }>(
+/** The rows it changed, as they are now (`upgraded` set on each). */
+/**
+ * The stored key of each event of the batch, one primary-key lookup per event. As a plain join the planner,
+ * which knows the batch size from the bound array, hashes the whole of message_keys (every event ever stored)
+ * once the batch is a few thousand events: 90 ms a batch at 200,000 keys, and growing with the table. A
+ * subquery with LIMIT is never flattened into the join, so this stays an index lookup whatever the table size.
+ */
+const KEY_LOOKUP = `SELECT k.account_id, k.message_id, k.event_time FROM message_keys k
+  WHERE k.account_id = u.account_id AND k.message_id = u.message_id LIMIT 1`;
+
+async function upgradeUnmapped(client: PoolClient, events: PlannedEvent[]): Promise<Map<string, ExistingRow>> {
+  if (events.length === 0) return new Map();
+  const { rows } = await client.query<ExistingRow>(
     `UPDATE events e SET outcome = u.outcome, reason = u.reason, rules_version = u.rules_version
      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[]) AS u(account_id, message_id, outcome, reason, rules_version)
-     JOIN message_keys k ON k.account_id = u.account_id AND k.message_id = u.message_id
+     CROSS JOIN LATERAL (${KEY_LOOKUP}) k
      WHERE e.account_id = k.account_id AND e.message_id = k.message_id AND e.event_time = k.event_time
        AND e.outcome = 'unmapped' AND e.rules_version <= u.rules_version
-     RETURNING e.account_id, e.message_id, e.outcome`,
+     RETURNING e.account_id, e.message_id, e.event_time, e.outcome, e.reason, e.rules_version, true AS upgraded`,
     [
       events.map((e) => e.message.accountId),
       events.map((e) => e.message.event.messageId),
@@ -148,14 +167,14 @@ async function upgradeUnmapped(client: PoolClient, events: PlannedEvent[]): Prom
       events.map((e) => e.rulesVersion),
     ],
   );
-  return new Set(rows.filter((row) => row.outcome === 'mapped').map((row) => eventKey(row.account_id, row.message_id)));
+  return new Map(rows.map((row) => [eventKey(row.account_id, row.message_id), row]));
 }
 
 async function readExisting(client: PoolClient, events: PlannedEvent[]): Promise<Map<string, ExistingRow>> {
   const { rows } = await client.query<ExistingRow>(
     `SELECT e.account_id, e.message_id, e.event_time, e.outcome, e.reason, e.rules_version
      FROM unnest($1::text[], $2::text[]) AS u(account_id, message_id)
-     JOIN message_keys k ON k.account_id = u.account_id AND k.message_id = u.message_id
+     CROSS JOIN LATERAL (${KEY_LOOKUP}) k
      JOIN events e ON e.account_id = k.account_id AND e.message_id = k.message_id AND e.event_time = k.event_time`,
     [events.map((e) => e.message.accountId), events.map((e) => e.message.event.messageId)],
   );
@@ -192,7 +211,10 @@ async function readRecords(client: PoolClient, events: ExistingRow[]): Promise<R
   const { rows } = await client.query<RecordRow>(
     `SELECT r.id, r.account_id, r.message_id, r.feature_id, r.user_id, r.delta, r.rule_id, r.event_time, r.recorded_at
      FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u(account_id, message_id, event_time)
-     JOIN usage_records r ON r.account_id = u.account_id AND r.message_id = u.message_id AND r.event_time = u.event_time`,
+     -- OFFSET 0 keeps the lookup per event (see KEY_LOOKUP): never a scan of every record.
+     CROSS JOIN LATERAL (
+       SELECT * FROM usage_records r WHERE r.account_id = u.account_id AND r.message_id = u.message_id AND r.event_time = u.event_time OFFSET 0
+     ) r`,
     [events.map((e) => e.account_id), events.map((e) => e.message_id), events.map((e) => e.event_time)],
   );
   return rows;
