@@ -12,12 +12,13 @@ import {
   createRedis,
   ensureTopics,
   migrate,
+  type BatchHandler,
   type BatchResult,
   type ConsumedMessage,
   type Logger,
 } from '@kana/platform';
 import type { UsageConfig } from './config';
-import { UsageHandlers } from './consumer';
+import { ReplayShare, UsageHandlers } from './consumer';
 import { HttpRulesClient } from './adapters/http-rules-client';
 import { PgPartitionMaintenance } from './adapters/pg-partitions';
 import { PgUsageStore } from './adapters/pg-usage-store';
@@ -53,28 +54,32 @@ export function buildUsage(config: UsageConfig, deps: UsageDeps) {
   const redis = createRedis({ url: config.REDIS_URL, keyPrefix: config.REDIS_KEY_PREFIX, logger });
   // Below the broker's default message.max.bytes (1 MB): one batch's outputs can be several MB, and a
   // produce request above the limit is refused every time, which would retry the batch forever.
-  const producer = new CoalescingProducer({ maxBatchBytes: 800_000, maxBatchMessages: 2_000 }, { kafka, logger, metrics });
+  // Several requests in flight (lanes): a batch's outputs are thousands of messages, and one request at a time
+  // made the produce step as long as the Postgres one. No order is lost: a partition's next batch starts only
+  // after every output of the previous one was acknowledged, and consumers of the outputs dedup by id.
+  // Queue and ack bounds fit every partition of both event topics in flight with a full batch's outputs each.
+  const producer = new CoalescingProducer(
+    { maxBatchBytes: 800_000, maxBatchMessages: 2_000, lanes: config.PRODUCER_LANES, ackTimeoutMs: 30_000, maxQueuedMessages: 500_000 },
+    { kafka, logger, metrics },
+  );
   const rules = new HttpRulesClient({ rulesUrl: config.RULES_URL, timeoutMs: config.RULES_TIMEOUT_MS });
   const snapshots = new RuleSnapshots({ redis, rules, logger: logger.child({ component: 'rule-snapshots' }), metrics });
   const store = new PgUsageStore({ pool });
   const aliases = new PgUserAliases({ pool });
-  const handlers = new UsageHandlers({ snapshots, store, aliases, producer, codec, logger, metrics });
+  const share = new ReplayShare({ slots: config.CONSUMER_CONCURRENCY, liveQuietMs: 2_000 });
+  const handlers = new UsageHandlers({ snapshots, store, aliases, producer, codec, logger, metrics, share });
 
   const consumerDeps = { kafka, codec, producer, logger, metrics };
   const around =
-    <T>(topic: string, handler: (messages: ConsumedMessage<T>[]) => Promise<BatchResult>) =>
-    (messages: ConsumedMessage<T>[]) =>
-      interceptBatch ? interceptBatch(topic, messages, () => handler(messages)) : handler(messages);
+    <T>(topic: string, handler: BatchHandler<T>): BatchHandler<T> =>
+    (messages, context) =>
+      interceptBatch ? interceptBatch(topic, messages, () => handler(messages, context)) : handler(messages, context);
   const group = (name: string) => `${config.TOPIC_PREFIX}kana-usage.${name}`;
   const concurrency = config.CONSUMER_CONCURRENCY;
   const consumers = [
     new BatchConsumer({ groupId: group('track'), topic: 'track', partitionsConsumedConcurrently: concurrency }, consumerDeps, around('track', handlers.onTrack)),
-    // Half the partitions at a time: a replay shares this process's thread and pool with live traffic.
-    new BatchConsumer(
-      { groupId: group('reprocess'), topic: 'reprocess', partitionsConsumedConcurrently: Math.max(1, Math.floor(concurrency / 2)) },
-      consumerDeps,
-      around('reprocess', handlers.onReprocess),
-    ),
+    // As many partitions as live; `share` lets a replay use only half of them while live traffic is handled.
+    new BatchConsumer({ groupId: group('reprocess'), topic: 'reprocess', partitionsConsumedConcurrently: concurrency }, consumerDeps, around('reprocess', handlers.onReprocess)),
     new BatchConsumer({ groupId: group('identity'), topic: 'identityChanges' }, consumerDeps, around('identityChanges', handlers.onIdentityChanges)),
   ];
 

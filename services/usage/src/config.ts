@@ -9,6 +9,8 @@ export const usageEnv = z.object({
   RULES_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(3_000),
   /** Partitions of one topic handled at the same time by this instance. */
   CONSUMER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(6),
+  /** Produce requests in flight at once for the outputs (each lane its own idempotent producer). */
+  PRODUCER_LANES: z.coerce.number().int().min(1).max(16).default(4),
 });
 
 export type UsageConfig = z.infer<typeof usageEnv>;
