@@ -2,6 +2,7 @@ import { usageRecordId, SCHEMA_VERSION, type UnmappedReason, type UsageRecord } 
 import { AppError, inTransaction, type Pool, type PoolClient } from '@kana/platform';
 import { eventKey, type PlannedEvent, type StoredEvent } from '../domain/batch';
 
+/** Times come back as ISO text (ISO_TIME): no Date parsed per row only to be printed again. */
 interface RecordRow {
   id: string;
   account_id: string;
@@ -10,14 +11,14 @@ interface RecordRow {
   user_id: string;
   delta: string;
   rule_id: string | null;
-  event_time: Date;
-  recorded_at: Date;
+  event_time: string;
+  recorded_at: string;
 }
 
 interface ExistingRow {
   account_id: string;
   message_id: string;
-  event_time: Date;
+  event_time: string;
   outcome: 'mapped' | 'unmapped';
   reason: UnmappedReason | null;
   rules_version: number;
@@ -32,7 +33,7 @@ interface RecordDraft {
   userId: string;
   delta: number;
   hit: { featureId: string; ruleId: string | null };
-  eventTime: Date | string;
+  eventTime: string;
 }
 
 /**
@@ -48,39 +49,42 @@ export class PgUsageStore {
   writeBatch(planned: PlannedEvent[]): Promise<StoredEvent[]> {
     if (planned.length === 0) return Promise.resolve([]);
     return inTransaction(this.deps.pool, async (client) => {
+      const keys = planned.map(keyOf);
       // A reprocessed event stored unmapped takes the new outcome; a mapped one never changes. Such an event is
       // nearly always stored already (usage reported it unmapped), so it is updated first: the UPDATE returns its
       // row, and a replay batch needs no key insert and no read of the rows it changed.
       const existing = await upgradeUnmapped(client, planned.filter((event) => event.source === 'reprocess'));
-      const rest = existing.size > 0 ? planned.filter((event) => !existing.has(keyOf(event))) : planned;
+      const rest = existing.size > 0 ? planned.filter((_, i) => !existing.has(keys[i]!)) : planned;
       const fresh = rest.length > 0 ? await insertKeys(client, rest) : new Set<string>();
-      const newEvents = rest.filter((event) => fresh.has(keyOf(event)));
-      const oldEvents = rest.filter((event) => !fresh.has(keyOf(event)));
+      const newEvents: PlannedEvent[] = [];
+      const oldEvents: PlannedEvent[] = [];
+      if (fresh.size === rest.length) newEvents.push(...rest);
+      else for (const event of rest) (fresh.has(keyOf(event)) ? newEvents : oldEvents).push(event);
       if (newEvents.length > 0) await insertEvents(client, newEvents);
       // A reprocessed event whose key another transaction committed while this one waited on it (the UPDATE's
       // snapshot did not see it yet): try its upgrade again now. Usually none; after a redelivery, mapped ones.
       for (const [key, row] of await upgradeUnmapped(client, oldEvents.filter((event) => event.source === 'reprocess'))) existing.set(key, row);
       const unread = oldEvents.filter((event) => !existing.has(keyOf(event)));
       if (unread.length > 0) for (const [key, row] of await readExisting(client, unread)) existing.set(key, row);
-      const upgraded = new Set([...existing].filter(([, row]) => row.upgraded && row.outcome === 'mapped').map(([key]) => key));
 
       const drafts: RecordDraft[] = [];
-      for (const event of planned) {
-        if (!event.outcome.mapped) continue;
-        const key = keyOf(event);
-        const eventTime = fresh.has(key) ? event.message.event.timestamp : upgraded.has(key) ? existing.get(key)?.event_time : undefined;
-        if (eventTime === undefined) continue;
+      const unchangedMapped: ExistingRow[] = [];
+      planned.forEach((event, i) => {
+        const key = keys[i]!;
+        const row = existing.get(key);
+        const eventTime = fresh.has(key) ? event.message.event.timestamp : row?.upgraded && row.outcome === 'mapped' ? row.event_time : undefined;
+        if (row && row.outcome === 'mapped' && !row.upgraded) unchangedMapped.push(row);
+        if (!event.outcome.mapped || eventTime === undefined) return;
         const { accountId, event: track } = event.message;
         for (const hit of event.outcome.features) {
           drafts.push({ key, accountId, messageId: track.messageId, userId: track.userId, delta: event.outcome.delta, hit, eventTime });
         }
-      }
-      const records = groupByKey(await insertRecords(client, drafts));
-      const unchangedMapped = [...existing.values()].filter((row) => row.outcome === 'mapped' && !upgraded.has(eventKey(row.account_id, row.message_id)));
-      for (const [key, list] of groupByKey(await readRecords(client, unchangedMapped))) records.set(key, list);
+      });
+      const records = await insertRecords(client, drafts);
+      for (const row of await readRecords(client, unchangedMapped)) addTo(records, eventKey(row.account_id, row.message_id), toUsageRecord(row));
 
-      return planned.map((event): StoredEvent => {
-        const key = keyOf(event);
+      return planned.map((event, i): StoredEvent => {
+        const key = keys[i]!;
         if (fresh.has(key)) {
           return {
             status: 'new',
@@ -94,11 +98,11 @@ export class PgUsageStore {
         const row = existing.get(key);
         if (!row) throw new AppError(`stored event ${key} has a key but no row`, { code: 'KANA_USAGE_INCONSISTENT' });
         return {
-          status: upgraded.has(key) ? 'upgraded' : 'existing',
+          status: row.upgraded && row.outcome === 'mapped' ? 'upgraded' : 'existing',
           mapped: row.outcome === 'mapped',
           reason: row.reason,
           rulesVersion: row.rules_version,
-          eventTime: row.event_time.toISOString(),
+          eventTime: row.event_time,
           records: records.get(key) ?? [],
         };
       });
@@ -141,6 +145,9 @@ async function insertEvents(client: PoolClient, events: PlannedEvent[]): Promise
 }
 
 /** The rows it changed, as they are now (`upgraded` set on each). */
+/** A timestamptz as Date.toISOString() prints it (UTC, milliseconds), straight from Postgres. */
+const ISO_TIME = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
 /**
  * The stored key of each event of the batch, one primary-key lookup per event. As a plain join the planner,
  * which knows the batch size from the bound array, hashes the whole of message_keys (every event ever stored)
@@ -158,7 +165,7 @@ async function upgradeUnmapped(client: PoolClient, events: PlannedEvent[]): Prom
      CROSS JOIN LATERAL (${KEY_LOOKUP}) k
      WHERE e.account_id = k.account_id AND e.message_id = k.message_id AND e.event_time = k.event_time
        AND e.outcome = 'unmapped' AND e.rules_version <= u.rules_version
-     RETURNING e.account_id, e.message_id, e.event_time, e.outcome, e.reason, e.rules_version, true AS upgraded`,
+     RETURNING e.account_id, e.message_id, ${ISO_TIME('e.event_time')} AS event_time, e.outcome, e.reason, e.rules_version, true AS upgraded`,
     [
       events.map((e) => e.message.accountId),
       events.map((e) => e.message.event.messageId),
@@ -172,7 +179,7 @@ async function upgradeUnmapped(client: PoolClient, events: PlannedEvent[]): Prom
 
 async function readExisting(client: PoolClient, events: PlannedEvent[]): Promise<Map<string, ExistingRow>> {
   const { rows } = await client.query<ExistingRow>(
-    `SELECT e.account_id, e.message_id, e.event_time, e.outcome, e.reason, e.rules_version
+    `SELECT e.account_id, e.message_id, ${ISO_TIME('e.event_time')} AS event_time, e.outcome, e.reason, e.rules_version
      FROM unnest($1::text[], $2::text[]) AS u(account_id, message_id)
      CROSS JOIN LATERAL (${KEY_LOOKUP}) k
      JOIN events e ON e.account_id = k.account_id AND e.message_id = k.message_id AND e.event_time = k.event_time`,
@@ -181,19 +188,25 @@ async function readExisting(client: PoolClient, events: PlannedEvent[]): Promise
   return new Map(rows.map((row) => [eventKey(row.account_id, row.message_id), row]));
 }
 
-/** Records of a merged-away userId are written for the survivor (alias looked up in the same statement). */
-async function insertRecords(client: PoolClient, drafts: RecordDraft[]): Promise<RecordRow[]> {
-  if (drafts.length === 0) return [];
-  const { rows } = await client.query<RecordRow>(
+/**
+ * Records of a merged-away userId are written for the survivor (alias looked up in the same statement). Only
+ * what the statement decides comes back (the id of each inserted record, its user and time); the rest of the
+ * record is the draft's. Returns the inserted records by event key.
+ */
+async function insertRecords(client: PoolClient, drafts: RecordDraft[]): Promise<Map<string, UsageRecord[]>> {
+  const byKey = new Map<string, UsageRecord[]>();
+  if (drafts.length === 0) return byKey;
+  const ids = drafts.map((d) => usageRecordId(d.accountId, d.messageId, d.hit.featureId));
+  const { rows } = await client.query<{ id: string; user_id: string; event_time: string; recorded_at: string }>(
     `INSERT INTO usage_records (id, account_id, message_id, feature_id, user_id, delta, rule_id, event_time)
      SELECT u.id, u.account_id, u.message_id, u.feature_id, COALESCE(a.survivor_user_id, u.user_id), u.delta, u.rule_id, u.event_time
      FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::numeric[], $7::text[], $8::timestamptz[])
        AS u(id, account_id, message_id, feature_id, user_id, delta, rule_id, event_time)
      LEFT JOIN user_aliases a ON a.account_id = u.account_id AND a.user_id = u.user_id
      ON CONFLICT DO NOTHING
-     RETURNING id, account_id, message_id, feature_id, user_id, delta, rule_id, event_time, recorded_at`,
+     RETURNING id, user_id, ${ISO_TIME('event_time')} AS event_time, ${ISO_TIME('recorded_at')} AS recorded_at`,
     [
-      drafts.map((d) => usageRecordId(d.accountId, d.messageId, d.hit.featureId)),
+      ids,
       drafts.map((d) => d.accountId),
       drafts.map((d) => d.messageId),
       drafts.map((d) => d.hit.featureId),
@@ -203,13 +216,30 @@ async function insertRecords(client: PoolClient, drafts: RecordDraft[]): Promise
       drafts.map((d) => d.eventTime),
     ],
   );
-  return rows;
+  const draftById = new Map(ids.map((id, i) => [id, drafts[i]!]));
+  for (const row of rows) {
+    const draft = draftById.get(row.id)!;
+    addTo(byKey, draft.key, {
+      schemaVersion: SCHEMA_VERSION,
+      id: row.id,
+      accountId: draft.accountId,
+      userId: row.user_id,
+      featureId: draft.hit.featureId,
+      delta: draft.delta,
+      messageId: draft.messageId,
+      ruleId: draft.hit.ruleId,
+      timestamp: row.event_time,
+      recordedAt: row.recorded_at,
+    });
+  }
+  return byKey;
 }
 
 async function readRecords(client: PoolClient, events: ExistingRow[]): Promise<RecordRow[]> {
   if (events.length === 0) return [];
   const { rows } = await client.query<RecordRow>(
-    `SELECT r.id, r.account_id, r.message_id, r.feature_id, r.user_id, r.delta, r.rule_id, r.event_time, r.recorded_at
+    `SELECT r.id, r.account_id, r.message_id, r.feature_id, r.user_id, r.delta, r.rule_id,
+       ${ISO_TIME('r.event_time')} AS event_time, ${ISO_TIME('r.recorded_at')} AS recorded_at
      FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u(account_id, message_id, event_time)
      -- OFFSET 0 keeps the lookup per event (see KEY_LOOKUP): never a scan of every record.
      CROSS JOIN LATERAL (
@@ -220,15 +250,10 @@ async function readRecords(client: PoolClient, events: ExistingRow[]): Promise<R
   return rows;
 }
 
-function groupByKey(rows: RecordRow[]): Map<string, UsageRecord[]> {
-  const byKey = new Map<string, UsageRecord[]>();
-  for (const row of rows) {
-    const key = eventKey(row.account_id, row.message_id);
-    const list = byKey.get(key) ?? [];
-    list.push(toUsageRecord(row));
-    byKey.set(key, list);
-  }
-  return byKey;
+function addTo(byKey: Map<string, UsageRecord[]>, key: string, record: UsageRecord): void {
+  const list = byKey.get(key);
+  if (list) list.push(record);
+  else byKey.set(key, [record]);
 }
 
 function toUsageRecord(row: RecordRow): UsageRecord {
@@ -241,7 +266,7 @@ function toUsageRecord(row: RecordRow): UsageRecord {
     delta: Number(row.delta),
     messageId: row.message_id,
     ruleId: row.rule_id,
-    timestamp: row.event_time.toISOString(),
-    recordedAt: row.recorded_at.toISOString(),
+    timestamp: row.event_time,
+    recordedAt: row.recorded_at,
   };
 }
