@@ -2,8 +2,12 @@
 // unmapped events (rules walks its store and republishes, usage maps them),
 // against the live path's rate in the same run (track events through usage
 // with the rule already in place). Both through the real rules and usage
-// services in this process, on the local stack.
+// services on the local stack: rules in this process, usage in its own
+// (usage-process.ts; USAGE_PROCESS=0 for this process). Knobs: STORED, LIVE,
+// DURING, STORED_IN_USAGE, USAGE_CONCURRENCY, USAGE_NODE_ARGS, PAGE_SIZE,
+// RULES_DIST, USAGE_DIST, BENCH_WRITE (see where each is read).
 import { readFile, writeFile } from 'node:fs/promises';
+import { fork, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { ACCOUNT_HEADER, CoalescingProducer, createKafka, createLogger, createMetrics, createPool, ensureTopics } from '@kana/platform';
@@ -21,12 +25,19 @@ const rulesDist = process.env.RULES_DIST ?? join(services, 'rules', 'dist');
 const { build } = require(join(rulesDist, 'app')) as RulesApp;
 const { rulesEnv } = require(join(rulesDist, 'config')) as RulesConfig;
 const usageDist = process.env.USAGE_DIST ?? join(services, 'usage', 'dist');
-const { buildUsage } = require(join(usageDist, 'app')) as UsageApp;
+const { buildUsage } = require(join(usageDist, 'app')) as UsageApp; // in-process mode only
 const { usageEnv } = require(join(usageDist, 'config')) as UsageConfig;
 
 const STORED = Number(process.env.STORED ?? 1_000_000);
 const LIVE = Number(process.env.LIVE ?? 200_000);
 const PARTITIONS = Number(process.env.PARTITIONS ?? 6);
+// Live events sent while the replay runs (0: none): how much of the live rate a replay leaves to live traffic.
+const DURING = Number(process.env.DURING ?? Math.round(LIVE / 10));
+// STORED_IN_USAGE=0: the stored events are only in the rules service's store (usage inserts them as new events, the
+// pre-2026-11-28 bench). By default usage holds them too, stored unmapped, as it does in production (it reported them).
+const STORED_IN_USAGE = process.env.STORED_IN_USAGE !== '0';
+// USAGE_PROCESS=0: usage in this process, sharing the Node.js thread with rules (the pre-2026-11-28 bench).
+const USAGE_PROCESS = process.env.USAGE_PROCESS !== '0';
 const EVENT = 'Message Sent';
 
 function liveEvent(accountId: string, index: number): TrackMessage {
@@ -52,7 +63,7 @@ async function main(): Promise<void> {
   const common = { ...STACK, REDIS_KEY_PREFIX: `${id}:`, TOPIC_PREFIX: prefix, KAFKA_PARTITIONS: String(PARTITIONS), LOG_LEVEL: 'error', PORT: '0' };
   const rulesConfig = rulesEnv.parse({ ...common, DATABASE_SCHEMA: `rules_${id}`.toLowerCase(), REPROCESS_PAGE_SIZE: process.env.PAGE_SIZE ?? '5000' });
   const rules = build(rulesConfig, { logger });
-  let usage: ReturnType<typeof buildUsage> | undefined;
+  let usage: UsageRunner | undefined;
   const usageSchema = `usage_${id}`.toLowerCase();
   const liveAccount = 'bench_live';
   const replayAccount = 'bench_replay';
@@ -91,9 +102,10 @@ async function main(): Promise<void> {
     await rules.pool.query('ANALYZE unmapped_events');
     process.stdout.write(`produced ${LIVE} live events; stored ${STORED} unmapped events in ${((performance.now() - loadStarted) / 1000).toFixed(1)} s\n`);
 
-    // USAGE_CONCURRENCY: usage's CONSUMER_CONCURRENCY (its reprocess consumer takes half), to test whether usage is the limit.
-    const usageConfig = usageEnv.parse({ ...common, DATABASE_SCHEMA: usageSchema, RULES_URL: rulesUrl, ...(process.env.USAGE_CONCURRENCY ? { CONSUMER_CONCURRENCY: process.env.USAGE_CONCURRENCY } : {}) });
-    usage = buildUsage(usageConfig, { logger });
+    // USAGE_CONCURRENCY: usage's CONSUMER_CONCURRENCY (partitions of each topic at a time), to test whether usage is the limit.
+    const usageEnvVars = { ...common, DATABASE_SCHEMA: usageSchema, RULES_URL: rulesUrl, ...(process.env.USAGE_CONCURRENCY ? { CONSUMER_CONCURRENCY: process.env.USAGE_CONCURRENCY } : {}) };
+    const usageConfig = usageEnv.parse(usageEnvVars);
+    usage = USAGE_PROCESS ? childUsage(usageEnvVars) : inProcessUsage(usageConfig, logger);
     const usagePool = createPool({ url: STACK.DATABASE_URL, schema: usageSchema, max: 2 });
     usagePool.on('error', () => undefined); // a lost idle connection is replaced on the next query
     const records = async (accountId: string) =>
@@ -104,19 +116,41 @@ async function main(): Promise<void> {
     };
 
     const liveStarted = performance.now();
-    await usage.lifecycle.start();
-    const liveSeconds = ((await until(liveAccount, LIVE)) - liveStarted) / 1000;
-    process.stdout.write(`live: ${LIVE} events mapped in ${liveSeconds.toFixed(1)} s\n`);
+    await usage.start();
+    const liveDone = await until(liveAccount, LIVE);
+    // From the first live batch: the group join and migrations at start are not the live path's rate.
+    const liveSeconds = (performance.timeOrigin + liveDone - usage.firstLiveBatchAt()) / 1000;
+    process.stdout.write(`live: ${LIVE} events mapped in ${liveSeconds.toFixed(1)} s (${((liveDone - liveStarted) / 1000).toFixed(1)} s from usage start)\n`);
+
+    if (STORED_IN_USAGE) {
+      // The same events in usage's own tables, stored unmapped with rules version 0, as usage stored them when they arrived.
+      const loaded = performance.now();
+      await usagePool.query(
+        `INSERT INTO message_keys (account_id, message_id, event_time)
+         SELECT $1, 'stored-' || g, timestamptz '2026-11-01T00:00:00Z' + g * interval '1 second' FROM generate_series(1, $2::int) AS g`,
+        [replayAccount, STORED],
+      );
+      await usagePool.query(
+        `INSERT INTO events (account_id, message_id, event_time, user_id, event_name, properties, received_at, outcome, reason, rules_version)
+         SELECT $1, 'stored-' || g, timestamptz '2026-11-01T00:00:00Z' + g * interval '1 second', 'user-' || (g % 1000), $3,
+           '{"plan": "pro"}'::jsonb, '2026-11-01T00:00:00.000Z', 'unmapped', 'no_rule', 0
+         FROM generate_series(1, $2::int) AS g`,
+        [replayAccount, STORED, EVENT],
+      );
+      await usagePool.query('ANALYZE message_keys');
+      await usagePool.query('ANALYZE events');
+      process.stdout.write(`stored the same ${STORED} events unmapped in usage in ${((performance.now() - loaded) / 1000).toFixed(1)} s\n`);
+    }
 
     // Usage's own step timings (histogram sums), read before and after the replay: where usage spends the replay.
     const usageSteps = async () => {
-      const metrics = await usage!.metrics.getMetricsAsJSON();
       const steps: Record<string, { seconds: number; batches: number }> = {};
-      for (const value of metrics.find((m) => m.name === 'kana_usage_batch_step_seconds')?.values ?? []) {
-        const step = String(value.labels.step);
-        steps[step] ??= { seconds: 0, batches: 0 };
-        if ((value as { metricName?: string }).metricName?.endsWith('_sum')) steps[step].seconds = value.value;
-        if ((value as { metricName?: string }).metricName?.endsWith('_count')) steps[step].batches = value.value;
+      for (const line of (await usage!.metricsText()).split('\n')) {
+        const match = /^kana_usage_batch_step_seconds_(sum|count)\{[^}]*step="([^"]+)"[^}]*\} (\S+)/.exec(line);
+        if (!match) continue;
+        const step = (steps[match[2]!] ??= { seconds: 0, batches: 0 });
+        if (match[1] === 'sum') step.seconds = Number(match[3]);
+        else step.batches = Number(match[3]);
       }
       return steps;
     };
@@ -157,8 +191,25 @@ async function main(): Promise<void> {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     })();
+    // Live traffic during the replay: DURING more live events, sent 2 s into it, timed until all are recorded.
+    const liveDuring = (async () => {
+      if (DURING === 0) return null;
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      const sender = new CoalescingProducer({ maxBatchMessages: 5_000 }, { kafka, logger, metrics: createMetrics('bench-during', { defaults: false }) });
+      await sender.start();
+      const sent = performance.now();
+      for (let i = 0; i < DURING; i += 5_000) {
+        const chunk = Array.from({ length: Math.min(5_000, DURING - i) }, (_, k) => liveEvent(liveAccount, LIVE + i + k));
+        await sender.send(topics.track, chunk.map((m) => ({ key: userKey(m.accountId, m.event.userId), value: codec.encodeParsed('track', m) })));
+      }
+      await sender.stop();
+      const seconds = ((await until(liveAccount, LIVE + DURING)) - sent) / 1000;
+      const replayStillRunning = (await records(replayAccount)) < STORED;
+      return { seconds, rate: Math.round(DURING / seconds), replayStillRunning };
+    })();
     const replaySeconds = ((await until(replayAccount, STORED)) - replayStarted) / 1000;
     await watchWalk;
+    const during = await liveDuring;
     process.stdout.write(`reprocess: ${STORED} stored events mapped in ${replaySeconds.toFixed(1)} s\n`);
     // What a user watching the job sees: GET /v1/reprocess-jobs/:id when the last record appeared, and when it says done.
     const jobId = (await rules.pool.query('SELECT id FROM reprocess_jobs WHERE account_id = $1 ORDER BY created_at DESC LIMIT 1', [replayAccount])).rows[0].id as string;
@@ -198,6 +249,10 @@ async function main(): Promise<void> {
       recordsAtWalkEnd,
       usageTailRate: replaySeconds > walkSeconds ? Math.round((STORED - recordsAtWalkEnd) / (replaySeconds - walkSeconds)) : null,
       doneSeconds,
+      storedInUsage: STORED_IN_USAGE,
+      usageProcess: USAGE_PROCESS,
+      during: DURING,
+      liveDuring: during,
       usageReplaySteps,
       rulesReplay,
       jobAtLastRecord,
@@ -207,12 +262,63 @@ async function main(): Promise<void> {
     // BENCH_WRITE=0: an iteration run that leaves BENCHMARKS.md alone.
     if (process.env.BENCH_WRITE !== '0') await writeSection(figures);
   } finally {
-    await usage?.lifecycle.stop();
+    await usage?.stop();
     await rules.lifecycle.stop();
     await dropSchema(usageSchema);
     await dropSchema(rulesConfig.DATABASE_SCHEMA);
     await deleteTopicsWithPrefix(prefix);
   }
+}
+
+/** One usage instance under test, in this process or in its own. */
+interface UsageRunner {
+  start(): Promise<void>;
+  /** Epoch ms of the first live batch handled (0 before it). */
+  firstLiveBatchAt(): number;
+  metricsText(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+function inProcessUsage(config: ReturnType<typeof usageEnv.parse>, logger: ReturnType<typeof createLogger>): UsageRunner {
+  let firstLiveBatchAt = 0;
+  const usage = buildUsage(config, {
+    logger,
+    interceptBatch: (topic, messages, handle) => {
+      if (topic === 'track' && firstLiveBatchAt === 0) firstLiveBatchAt = Date.now();
+      return handle();
+    },
+  });
+  return { start: () => usage.lifecycle.start(), firstLiveBatchAt: () => firstLiveBatchAt, metricsText: () => usage.metrics.metrics(), stop: () => usage.lifecycle.stop() };
+}
+
+function childUsage(env: Record<string, string>): UsageRunner {
+  let firstLiveBatchAt = 0;
+  let port = 0;
+  let child: ChildProcess | undefined;
+  return {
+    start: () =>
+      new Promise<void>((resolve, reject) => {
+        // USAGE_NODE_ARGS: node flags for the usage process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to see where its CPU goes.
+        const execArgv = (process.env.USAGE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+        child = fork(join(__dirname, 'usage-process.js'), [], { env: { ...process.env, ...env, PORT: '0' }, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+        child.on('message', (message: { firstLiveBatchAt?: number; started?: boolean; port?: number }) => {
+          if (message.firstLiveBatchAt) firstLiveBatchAt = message.firstLiveBatchAt;
+          if (message.started) {
+            port = message.port ?? 0;
+            resolve();
+          }
+        });
+        child.once('exit', (code) => reject(new Error(`usage process exited with ${code} before it started`)));
+      }),
+    firstLiveBatchAt: () => firstLiveBatchAt,
+    metricsText: async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
+    stop: async () => {
+      if (!child || child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child!.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }
 
 interface Figures {
@@ -226,6 +332,10 @@ interface Figures {
   recordsAtWalkEnd: number;
   usageTailRate: number | null;
   doneSeconds: number;
+  storedInUsage: boolean;
+  usageProcess: boolean;
+  during: number;
+  liveDuring: { seconds: number; rate: number; replayStillRunning: boolean } | null;
   usageReplaySteps: Record<string, { seconds: number; batches: number }>;
   rulesReplay: Record<string, number>;
   jobAtLastRecord: unknown;
@@ -244,9 +354,9 @@ async function writeSection(f: Figures): Promise<void> {
     '## Reprocess',
     '',
     `Command: \`STORED=${f.stored} LIVE=${f.live} bench/reprocess/run.sh\` (${new Date().toISOString().slice(0, 10)}, this ${cpus().length}-core machine, local stack, ${PARTITIONS} partitions).`,
-    'One rules and one usage instance in the bench process. Live: track events already in Kafka, rule in place, timed from usage start',
-    'to the last usage record. Reprocess: stored unmapped events (bulk-loaded), timed from `POST /v1/rules` to the last usage record',
-    '(walk the store, republish to kana.track.reprocess, usage maps them).',
+    `One rules instance in the bench process and one usage instance ${f.usageProcess ? 'in its own process (as deployed)' : 'in the same process'}. Live: track events already in Kafka, rule in place, timed from usage's first`,
+    `live batch to the last usage record. Reprocess: stored unmapped events (bulk-loaded into the rules service's store${f.storedInUsage ? ' and, stored unmapped, into usage\'s' : ' only'}),`,
+    'timed from `POST /v1/rules` to the last usage record (walk the store, republish to kana.track.reprocess, usage maps them).',
     '',
     '| figure | value | target |',
     '|---|---|---|',
@@ -255,6 +365,9 @@ async function writeSection(f: Figures): Promise<void> {
     `| ratio reprocess / live | ${f.ratio.toFixed(2)} | ≥ 0.8 |`,
     `| rules side: store walked and republished (events/s) | ${Math.round(f.stored / f.walkSeconds)} (${f.walkSeconds.toFixed(1)} s) | |`,
     `| usage after the walk ended: events/s mapped from kana.track.reprocess (${f.stored - f.recordsAtWalkEnd} events left then) | ${f.usageTailRate ?? '—'} | |`,
+    ...(f.liveDuring
+      ? [`| live events/s while the replay runs (${f.during} live events sent 2 s into it${f.liveDuring.replayStillRunning ? ', all recorded before the replay ended' : ''}) | ${f.liveDuring.rate} (${f.liveDuring.seconds.toFixed(1)} s) | |`]
+      : []),
     `| job (GET /v1/reprocess-jobs/:id) when the last usage record appeared | \`${JSON.stringify(f.jobAtLastRecord)}\` | |`,
     `| job when it said ${String((f.job as { status: unknown }).status)} (${f.doneSeconds.toFixed(1)} s after the rule) | \`${JSON.stringify(f.job)}\` | |`,
     '',
