@@ -64,6 +64,29 @@ describe('Postgres usage store', () => {
     expect(totals).toEqual([{ userId: 'user-1', featureId: 'messages', total: 3 }]);
   });
 
+  it('stores a replay batch of upgraded, already mapped and never seen events each as Postgres holds it, and a redelivery changes nothing', async () => {
+    const unmapped = aTrackMessage({ event: 'Seat Added', timestamp: '2026-11-20T08:00:00.000000Z' });
+    const mapped = aTrackMessage();
+    await store.writeBatch(planBatch('track', [{ offset: '1', value: unmapped }, { offset: '2', value: mapped }], snapshots).planned);
+    const unseen = aTrackMessage({ event: 'Seat Added' });
+
+    const v2 = new Map([['acc_1', aSnapshot({ version: 2, rules: [...aSnapshot().rules, { id: 'rule-seats', featureId: 'sms', eventName: 'Seat Added', conditions: [] }] })]]);
+    const replay = [unmapped, mapped, unseen].map((message, i) => ({ offset: String(i), value: aReprocessMessage(message, 2) }));
+    const first = await store.writeBatch(planBatch('reprocess', replay, v2).planned);
+    expect(first.map((state) => [state.status, state.mapped, state.records.map((r) => r.featureId).sort()])).toEqual([
+      ['upgraded', true, ['sms']],
+      ['existing', true, ['messages']],
+      ['new', true, ['sms']],
+    ]);
+    expect(first[0]).toMatchObject({ rulesVersion: 2, eventTime: '2026-11-20T08:00:00.000Z' });
+    expect(first[0]!.records[0]).toMatchObject({ timestamp: '2026-11-20T08:00:00.000Z', userId: 'user-1', delta: 1, ruleId: 'rule-seats' });
+    expect(first[1]).toMatchObject({ rulesVersion: 1 });
+
+    const again = await store.writeBatch(planBatch('reprocess', replay, v2).planned);
+    expect(again.map((state) => state.status)).toEqual(['existing', 'existing', 'existing']);
+    expect(again.map((state) => state.records)).toEqual(first.map((state) => state.records));
+  });
+
   it('counts a merged-away user toward the survivor, before and after the merge', async () => {
     const account = 'acc_merge';
     const snaps = new Map([[account, aSnapshot({ accountId: account })]]);
