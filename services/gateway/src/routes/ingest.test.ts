@@ -21,6 +21,15 @@ describe('ingest routes', () => {
     expect(sink.stored[0]).toMatchObject({ accountId: 'acc_1', receivedAt: '2024-05-02T00:00:00.000Z', events: [{ userId: 'user-1', messageId: event.messageId }] });
   });
 
+  it.each(['page', 'screen', 'group', 'alias'])('answers /v1/%s, a Tracking API call Kana does not take, 501 naming it, storing nothing', async (type) => {
+    const app = appUnderTest();
+    const { sink } = app;
+    const response = await post(app, `/v1/${type}`, { userId: 'user-1', name: 'Home' });
+    expect([response.statusCode, response.json()]).toEqual([501, { message: `call type '${type}' is not supported: Kana accepts identify and track` }]);
+    expect((await post(app, `/v1/${type}`, { userId: 'user-1' }, basic('kana_live_unknown'))).statusCode).toBe(401);
+    expect(sink.stored).toHaveLength(0);
+  });
+
   it('authenticates by Bearer as well as Basic, scoping to each key’s account', async () => {
     const app = appUnderTest();
     const { sink } = app;

@@ -33,7 +33,14 @@ export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Prom
   app.post('/v1/identify', (request, reply) => ingestOne(request, reply, deps, 'identify'));
   app.post('/v1/track', (request, reply) => ingestOne(request, reply, deps, 'track'));
   app.post('/v1/batch', (request, reply) => ingestBatch(request, reply, deps));
+  // The Tracking API's other calls: the same 501 as when their type arrives on /v1/segment, not a 404
+  // that reads like a wrong base URL.
+  for (const type of UNSUPPORTED_CALLS) {
+    app.post(`/v1/${type}`, (_request, reply) => reply.code(501).send({ message: `call type '${type}' is not supported: Kana accepts identify and track` }));
+  }
 }
+
+const UNSUPPORTED_CALLS = ['page', 'screen', 'group', 'alias'] as const;
 
 function contextOf(request: FastifyRequest, deps: IngestDeps, extra: Partial<NormalizeContext> = {}): NormalizeContext & { requestId: string } {
   const receivedAt = (deps.now ? deps.now() : new Date()).toISOString();
