@@ -8,7 +8,7 @@
 // RULES_DIST, USAGE_DIST, BENCH_WRITE (see where each is read).
 import { readFile, writeFile } from 'node:fs/promises';
 import { fork, type ChildProcess } from 'node:child_process';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { ACCOUNT_HEADER, CoalescingProducer, createKafka, createLogger, createMetrics, createPool, ensureTopics } from '@kana/platform';
 import { STACK, deleteTopicsWithPrefix, dropSchema, uniqueId } from '@kana/platform/testing';
@@ -373,12 +373,16 @@ async function writeSection(f: Figures): Promise<void> {
     '',
     `During the replay, summed over batches in flight: usage's batch steps ${steps(f.usageReplaySteps)};`,
     `rules' verdict consumer (${r.verdictBatches} batches) outcomes ${r.verdictOutcomesSeconds?.toFixed(1)} s, unmapped deletes ${r.verdictDeleteSeconds?.toFixed(1)} s, commit ${r.verdictCommitSeconds?.toFixed(1)} s;`,
-    `rules' produce acks ${r.produceAckSeconds?.toFixed(1)} s over ${r.produceSends} sends.`,
+    `rules' produce acks ${r.produceAckSeconds?.toFixed(1)} s over ${r.produceSends} sends. Load average when it ended: ${loadavg().map((l) => l.toFixed(2)).join(' ')}.`,
+    '<!-- reprocess:notes -->',
     '<!-- reprocess:end -->',
   ].join('\n');
   const current = await readFile(file, 'utf8').catch(() => '# Benchmarks\n');
   const pattern = /<!-- reprocess:start -->[\s\S]*<!-- reprocess:end -->/;
-  await writeFile(file, pattern.test(current) ? current.replace(pattern, section) : `${current.trimEnd()}\n\n${section}\n`);
+  // Hand-written notes (runs, what limits it) between reprocess:notes and reprocess:end survive a new run.
+  const notes = /<!-- reprocess:notes -->([\s\S]*)<!-- reprocess:end -->/.exec(current)?.[1] ?? '\n';
+  const withNotes = section.replace('<!-- reprocess:notes -->\n<!-- reprocess:end -->', `<!-- reprocess:notes -->${notes}<!-- reprocess:end -->`);
+  await writeFile(file, pattern.test(current) ? current.replace(pattern, () => withNotes) : `${current.trimEnd()}\n\n${withNotes}\n`);
 }
 
 main().catch((error) => {
