@@ -92,7 +92,7 @@ describe("a key of account A and account B's data", () => {
       { userId: 'a-team-1', featureId: 'only-a', total: 1 },
     ]);
     for (const path of ['/v1/usage?userId=b-team-1', '/v1/usage?featureId=only-b', '/v1/usage/records?userId=b-team-1', '/v1/usage/records?featureId=only-b']) {
-      expect([path, (await a.dash.get(path)).body]).toEqual([path, { data: [], ...(path.includes('records') ? { nextCursor: null } : {}) }]);
+      expect([path, (await a.dash.get(path)).body]).toEqual([path, { data: [], nextCursor: null }]);
     }
     const records = await a.dash.get('/v1/usage/records?limit=1000');
     expect([foreignIn(records.body), records.body.data.map((record: any) => record.messageId).sort()]).toEqual([[], [...a.counted].sort()]);
