@@ -144,7 +144,6 @@ async function insertEvents(client: PoolClient, events: PlannedEvent[]): Promise
   );
 }
 
-/** The rows it changed, as they are now (`upgraded` set on each). */
 /** A timestamptz as Date.toISOString() prints it (UTC, milliseconds), straight from Postgres. */
 const ISO_TIME = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
@@ -157,6 +156,7 @@ const ISO_TIME = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYY
 const KEY_LOOKUP = `SELECT k.account_id, k.message_id, k.event_time FROM message_keys k
   WHERE k.account_id = u.account_id AND k.message_id = u.message_id LIMIT 1`;
 
+/** The rows it changed, as they are now (`upgraded` set on each). */
 async function upgradeUnmapped(client: PoolClient, events: PlannedEvent[]): Promise<Map<string, ExistingRow>> {
   if (events.length === 0) return new Map();
   const { rows } = await client.query<ExistingRow>(
