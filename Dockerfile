@@ -13,6 +13,8 @@ WORKDIR /app
 # lockfile changes, not on every source edit. Every workspace manifest is needed for
 # --frozen-lockfile to match the lockfile's importers.
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
+# Patches pnpm applies to dependencies at install (patchedDependencies in pnpm-workspace.yaml).
+COPY patches patches/
 COPY packages/schemas/package.json packages/schemas/
 COPY packages/platform/package.json packages/platform/
 COPY services/gateway/package.json services/gateway/
