@@ -1,72 +1,103 @@
 #!/usr/bin/env node
-// The kafkajs patch (patches/kafkajs@2.2.4.patch), upstream against patched:
-// - murmur2 (the partitioner's hash) per key, checked equal on 300,000 random keys;
-// - groupMessagesPerPartition per produce request of 30 (gateway), 500 and 2000 (usage's largest)
-//   messages, checked to put the same messages on the same partitions in the same order.
+// What patches/kafkajs@2.2.4.patch buys, upstream against patched in the same run: a copy of the
+// installed (patched) kafkajs with the patch reversed is the upstream one. For each change it
+// first checks that both give the same result, then times both.
 //
 //   node bench/producer/kafkajs-patch.js
+//
+// - murmur2 (the partitioner's hash) per key; equal on 300,000 random keys;
+// - groupMessagesPerPartition per produce request; same partitions, same order;
+// - crc32C per byte; equal on 20,000 random buffers;
+// - encoding a whole produce request (records, batches, CRCs) of 30 (gateway), 300 and 2000
+//   (usage's largest) messages over 6 partitions; byte-identical requests.
 'use strict';
 const crypto = require('node:crypto');
 const fs = require('node:fs');
-const Module = require('node:module');
+const os = require('node:os');
+const { execFileSync } = require('node:child_process');
 const { join } = require('node:path');
 
-const producerDir = join(require.resolve('kafkajs', { paths: [join(__dirname, '..', '..', 'packages', 'platform')] }), '..', 'src', 'producer');
-const patched = require(join(producerDir, 'groupMessagesPerPartition.js'));
-const partitioner = require(join(producerDir, 'partitioners', 'default'))();
-// kafkajs 2.2.4's own version, as the patch removes it (the installed copy is the patched one).
-const upstream = ({ topic, partitionMetadata, messages, partitioner }) => {
-  if (partitionMetadata.length === 0) return {};
-  return messages.reduce((result, message) => {
-    const partition = partitioner({ topic, partitionMetadata, message });
-    const current = result[partition] || [];
-    return Object.assign(result, { [partition]: [...current, message] });
-  }, {});
-};
-if (!fs.readFileSync(join(producerDir, 'groupMessagesPerPartition.js'), 'utf8').includes('Patched (kana-ingest')) throw new Error('kafkajs is not the patched one: run pnpm install');
+const root = join(__dirname, '..', '..');
+const patchedDir = join(require.resolve('kafkajs', { paths: [join(root, 'packages', 'platform')] }), '..');
+if (!fs.readFileSync(join(patchedDir, 'src', 'protocol', 'encoder.js'), 'utf8').includes('Patched (kana-ingest')) {
+  throw new Error('the installed kafkajs is not the patched one: run pnpm install');
+}
+const upstreamDir = join(fs.mkdtempSync(join(os.tmpdir(), 'kafkajs-upstream-')), 'kafkajs');
+fs.cpSync(patchedDir, upstreamDir, { recursive: true, dereference: true });
+execFileSync('patch', ['-R', '-p1', '-s', '-d', upstreamDir, '-i', join(root, 'patches', 'kafkajs@2.2.4.patch')]);
 
-// kafkajs 2.2.4's murmur2 is rebuilt from the patch file (its - lines), over kafkajs's own Long.
-function upstreamMurmur2() {
-  const patch = fs.readFileSync(join(__dirname, '..', '..', 'patches', 'kafkajs@2.2.4.patch'), 'utf8');
-  const file = patch.split(/^diff --git /m).find((part) => part.startsWith('a/src/producer/partitioners/default/murmur2.js'));
-  const lines = file.split('\n').slice(file.split('\n').findIndex((line) => line.startsWith('@@')));
-  const source = lines.filter((line) => !line.startsWith('+') && !line.startsWith('@@') && !line.startsWith('\\')).map((line) => line.slice(1)).join('\n');
-  const module = new Module(join(producerDir, 'partitioners', 'default', 'murmur2-upstream.js'));
-  module.paths = Module._nodeModulePaths(module.id);
-  module.filename = module.id;
-  module._compile(source, module.id);
-  return module.exports;
-}
-const murmur2 = { upstream: upstreamMurmur2(), patched: require(join(producerDir, 'partitioners', 'default', 'murmur2.js')) };
-for (let i = 0; i < 300_000; i++) {
-  const length = i % 70;
-  const key = i % 3 === 0 ? crypto.randomBytes(length) : i % 3 === 1 ? crypto.randomBytes(length).toString('base64') : `acc_${i}:user-${crypto.randomUUID()}`;
-  if (murmur2.upstream(key) !== murmur2.patched(key)) throw new Error(`murmur2 differs for ${JSON.stringify(key)}`);
-}
-{
-  const keys = Array.from({ length: 200_000 }, (_, i) => `acc_${i % 10}:user-${i}`);
-  const time = (hash) => {
-    const started = process.hrtime.bigint();
-    for (const key of keys) hash(key);
-    return Number(process.hrtime.bigint() - started) / keys.length;
-  };
-  time(murmur2.upstream), time(murmur2.patched); // warm-up
-  const [before, after] = [time(murmur2.upstream), time(murmur2.patched)];
-  process.stdout.write(`murmur2: upstream ${before.toFixed(0)} ns, patched ${after.toFixed(0)} ns per key (${(before / after).toFixed(1)}x), equal on 300,000 random keys\n`);
-}
-const partitionMetadata = Array.from({ length: 6 }, (_, partitionId) => ({ partitionId, leader: 1 }));
+const load = (dir) => ({
+  murmur2: require(join(dir, 'src/producer/partitioners/default/murmur2.js')),
+  group: require(join(dir, 'src/producer/groupMessagesPerPartition.js')),
+  partitioner: require(join(dir, 'src/producer/partitioners/default'))(),
+  crc32C: require(join(dir, 'src/protocol/recordBatch/crc32C/crc32C.js')),
+  Produce: require(join(dir, 'src/protocol/requests/produce/v3/request.js')),
+  Long: require(join(dir, 'src/utils/long.js')),
+});
+const upstream = load(upstreamDir);
+const patched = load(patchedDir);
 
-const layout = (grouped) => JSON.stringify(Object.entries(grouped).map(([partition, messages]) => [partition, messages.map((message) => message.key)]));
-for (const n of [30, 500, 2000]) {
-  const args = { topic: 't', partitionMetadata, partitioner, messages: Array.from({ length: n }, (_, i) => ({ key: `acc_${i % 10}:user-${i}`, value: Buffer.alloc(300) })) };
-  if (layout(upstream(args)) !== layout(patched(args))) throw new Error(`the patched grouping differs for ${n} messages`);
-  const time = (group) => {
-    const repetitions = Math.max(20, Math.round(200_000 / n));
-    const started = process.hrtime.bigint();
-    for (let r = 0; r < repetitions; r++) group(args);
-    return Number(process.hrtime.bigint() - started) / repetitions / 1000;
-  };
-  time(upstream), time(patched); // warm-up
-  const [before, after] = [time(upstream), time(patched)];
-  process.stdout.write(`${n} messages: upstream ${before.toFixed(0)} µs, patched ${after.toFixed(0)} µs per request (${(before / after).toFixed(1)}x), same partitions and order\n`);
+/** Mean µs (or ns with scale 1) per call of fn over repetitions, after a warm-up. */
+async function time(fn, repetitions, scale = 1000) {
+  for (let r = 0; r < Math.max(50, repetitions / 10); r++) await fn();
+  const started = process.hrtime.bigint();
+  for (let r = 0; r < repetitions; r++) await fn();
+  return Number(process.hrtime.bigint() - started) / repetitions / scale;
 }
+async function compare(name, unit, run, repetitions, scale) {
+  const before = await time(() => run(upstream), repetitions, scale);
+  const after = await time(() => run(patched), repetitions, scale);
+  process.stdout.write(`${name}: upstream ${before.toFixed(before < 10 ? 2 : 0)} ${unit}, patched ${after.toFixed(after < 10 ? 2 : 0)} ${unit} (${(before / after).toFixed(1)}x)\n`);
+}
+
+async function main() {
+  for (let i = 0; i < 300_000; i++) {
+    const length = i % 70;
+    const key = i % 3 === 0 ? crypto.randomBytes(length) : i % 3 === 1 ? crypto.randomBytes(length).toString('base64') : `acc_${i}:user-${crypto.randomUUID()}`;
+    if (upstream.murmur2(key) !== patched.murmur2(key)) throw new Error(`murmur2 differs for ${JSON.stringify(key)}`);
+  }
+  for (let i = 0; i < 20_000; i++) {
+    const bytes = crypto.randomBytes(i % 3000);
+    if (upstream.crc32C(bytes) !== patched.crc32C(bytes)) throw new Error(`crc32C differs for ${bytes.length} bytes`);
+  }
+  const partitionMetadata = Array.from({ length: 6 }, (_, partitionId) => ({ partitionId, leader: 1 }));
+  const messages = (n) => Array.from({ length: n }, (_, i) => ({ key: `acc_${i % 10}:user-${i}`, value: Buffer.alloc(450, i % 256), timestamp: 1_764_000_000_000 + i }));
+  const layout = (grouped) => JSON.stringify(Object.entries(grouped).map(([partition, list]) => [partition, list.map((message) => message.key)]));
+  const grouped = (kafkajs, list) => kafkajs.group({ topic: 't', partitionMetadata, messages: list, partitioner: kafkajs.partitioner });
+  // A produce request as kafkajs's producer builds one: the messages of each partition in a record batch.
+  const request = (kafkajs, byPartition) =>
+    kafkajs
+      .Produce({
+        acks: -1,
+        timeout: 5000,
+        producerId: kafkajs.Long.fromInt(7),
+        producerEpoch: 0,
+        topicData: [{ topic: 'kana.segment.track', partitions: Object.entries(byPartition).map(([partition, batch]) => ({ partition: Number(partition), firstSequence: 0, messages: batch })) }],
+      })
+      .encode()
+      .then((encoder) => encoder.buffer);
+  for (const n of [30, 300, 2000]) {
+    const list = messages(n);
+    if (layout(grouped(upstream, list)) !== layout(grouped(patched, list))) throw new Error(`grouping differs for ${n} messages`);
+    if (!(await request(upstream, grouped(upstream, list))).equals(await request(patched, grouped(patched, list)))) throw new Error(`produce request bytes differ for ${n} messages`);
+  }
+  process.stdout.write('same results: murmur2 on 300,000 random keys, crc32C on 20,000 random buffers, grouping and produce request bytes for 30/300/2000 messages\n');
+
+  const keys = Array.from({ length: 1000 }, (_, i) => `acc_${i % 10}:user-${i}`);
+  // 1000 keys a call: ns per key = µs per call.
+  await compare('murmur2 per key', 'ns', (kafkajs) => keys.forEach((key) => kafkajs.murmur2(key)), 500);
+  const block = crypto.randomBytes(16 * 1024);
+  await compare('crc32C per KB', 'µs', (kafkajs) => kafkajs.crc32C(block), 3000, 1000 * 16);
+  for (const n of [30, 300, 2000]) {
+    const list = messages(n);
+    await compare(`grouping ${n} messages by partition, per request`, 'µs', (kafkajs) => grouped(kafkajs, list), Math.round(200_000 / n));
+    const byPartition = grouped(patched, list);
+    await compare(`encoding a produce request of ${n} messages, per message`, 'µs', (kafkajs) => request(kafkajs, byPartition), Math.round(100_000 / n), 1000 * n);
+  }
+  fs.rmSync(join(upstreamDir, '..'), { recursive: true, force: true });
+}
+
+main().catch((error) => {
+  process.stderr.write(`${error.stack ?? error}\n`);
+  process.exit(1);
+});
