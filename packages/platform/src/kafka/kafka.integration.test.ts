@@ -47,6 +47,34 @@ describe('Kafka plumbing against the real broker and registry', () => {
     await deleteTopicsWithPrefix(prefix);
   });
 
+  describe('decoding a value', () => {
+    const wire = (id: number, json: string) => Buffer.concat([Buffer.from([0, (id >>> 24) & 0xff, (id >>> 16) & 0xff, (id >>> 8) & 0xff, id & 0xff]), Buffer.from(json)]);
+    const decodeError = (promise: Promise<unknown>) => promise.then(() => undefined, (error: Error) => ({ name: error.name, message: error.message }));
+
+    it('gives back what was encoded, from a fresh codec that learns the schema id from the registry', async () => {
+      const message = aTrackMessage();
+      const reader = EventCodec.connect(STACK.SCHEMA_REGISTRY_URL, topics);
+      expect(await reader.decode('track', await codec.encode('track', message))).toEqual(message);
+    });
+
+    it('refuses what is not the wire format, an id the registry does not know, a value that is not JSON, and one zod refuses', async () => {
+      const id = (await codec.encode('track', aTrackMessage())).readInt32BE(1);
+      expect(await decodeError(codec.decode('track', Buffer.from('{"not":"wire format"}')))).toEqual({ name: 'DecodeError', message: expect.stringMatching(/not in the Confluent wire format/) });
+      expect(await decodeError(codec.decode('track', wire(2_000_000_000, '{}')))).toEqual({ name: 'DecodeError', message: expect.stringMatching(/schema 2000000000/) });
+      expect(await decodeError(codec.decode('track', wire(id, '{"schemaVersion":')))).toEqual({ name: 'DecodeError', message: expect.stringMatching(/the value is not/) });
+      const noUser = JSON.stringify({ ...aTrackMessage(), event: { ...aTrackMessage().event, userId: undefined } });
+      expect(await decodeError(codec.decode('track', wire(id, noUser)))).toEqual({ name: 'DecodeError', message: expect.stringMatching(/invalid track value at event.userId/) });
+    });
+
+    it('does not call a message undecodable when the registry cannot be reached (the batch is retried, not dead-lettered)', async () => {
+      const id = (await codec.encode('track', aTrackMessage())).readInt32BE(1);
+      const cut = EventCodec.connect('http://127.0.0.1:9/apis/ccompat/v7', topics);
+      const error = await decodeError(cut.decode('track', wire(id, JSON.stringify(aTrackMessage()))));
+      expect(error).toBeDefined();
+      expect(error!.name).not.toBe('DecodeError');
+    });
+  });
+
   it('lets several services register the schemas of a fresh prefix at the same moment', async () => {
     // What a first start of the whole system does: every service (and instance) registers every subject.
     const fresh = topicNames(`${uniqueId()}.`);
