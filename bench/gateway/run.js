@@ -10,7 +10,9 @@
 //
 // Scenarios (autocannon, 64 connections): one realistic track event per
 // request, batches of 100, and one event per request at half the gateway's
-// maximum rate (for p99). Each service runs in its own process, like in
+// maximum rate (for p99). For attribution, one event per request also against
+// the gateway's HTTP app with a producer that acknowledges at once
+// (no-kafka-server.js): what the gateway's own code costs, Kafka aside. Each service runs in its own process, like in
 // production. Needs the local stack; uses kana_test with a throwaway schema
 // and topic prefix, removed at the end. Writes the Gateway section of BENCHMARKS.md.
 'use strict';
@@ -86,6 +88,7 @@ async function runOnce() {
   const auth = `Basic ${Buffer.from(`${apiKey}:`).toString('base64')}`;
   const gateway = await start(join(root, 'services/gateway/dist/main.js'), env, 18180);
   const baseline = await start(join(__dirname, 'baseline-server.js'), {}, 18181);
+  const noKafka = await start(join(__dirname, 'no-kafka-server.js'), { ...env, BENCH_API_KEY: apiKey }, 18183);
   const results = {};
   try {
     const single = (i) => trackEvent(i);
@@ -95,6 +98,8 @@ async function runOnce() {
     const before = await producerStats();
     results.gwSingle = summary(await load('http://127.0.0.1:18180/v1/track', auth, single), 1);
     results.producer = producerStats.delta(before, await producerStats());
+    await load('http://127.0.0.1:18183/v1/track', auth, single, { duration: 3 });
+    results.noKafka = summary(await load('http://127.0.0.1:18183/v1/track', auth, single), 1);
     results.baseBatch = summary(await load('http://127.0.0.1:18181/', null, batch, { connections: 16 }), 100);
     results.gwBatch = summary(await load('http://127.0.0.1:18180/v1/batch', auth, batch, { connections: 16 }), 100);
     const half = Math.max(1, Math.round(results.gwSingle.rps / 2));
@@ -103,12 +108,13 @@ async function runOnce() {
   } finally {
     gateway.kill('SIGTERM');
     baseline.kill('SIGTERM');
+    noKafka.kill('SIGTERM');
     await new Promise((resolve) => gateway.once('exit', resolve));
     await testing.dropSchema(env.DATABASE_SCHEMA);
     await testing.deleteTopicsWithPrefix(env.TOPIC_PREFIX);
   }
   // A run where the gateway answered anything but 2xx measured an outage (Kafka restarted by another test), not the gateway.
-  const failed = ['gwSingle', 'gwBatch', 'gwHalf'].filter((name) => results[name].non2xx > 0);
+  const failed = ['gwSingle', 'gwBatch', 'gwHalf', 'noKafka'].filter((name) => results[name].non2xx > 0);
   if (failed.length > 0) throw new Error(`non-2xx answers during ${failed.join(', ')}: not writing BENCHMARKS.md; run again`);
   results.load = os.loadavg()[0];
   return results;
@@ -135,7 +141,7 @@ function write(runs) {
   const ratio = (run) => run.gwSingle.rps / run.baseSingle.rps;
   const r = [...runs].sort((a, b) => ratio(a) - ratio(b))[Math.floor((runs.length - 1) / 2)];
   const perRun = runs
-    .map((run, index) => `| ${index + 1} | ${run.baseSingle.rps} | ${run.gwSingle.rps} | **${ratio(run).toFixed(2)}** | ${run.half} | **${run.gwHalf.p99}** | ${run.baseBatch.eps} | **${run.gwBatch.eps}** | ${run.producer.batchSize} / ${run.producer.ackMs} | ${run.load.toFixed(1)} |`)
+    .map((run, index) => `| ${index + 1} | ${run.baseSingle.rps} | ${run.gwSingle.rps} | **${ratio(run).toFixed(2)}** | ${run.noKafka.rps} (${(run.noKafka.rps / run.baseSingle.rps).toFixed(2)}) | ${run.half} | **${run.gwHalf.p99}** | ${run.baseBatch.eps} | **${run.gwBatch.eps}** | ${run.producer.batchSize} / ${run.producer.ackMs} | ${run.load.toFixed(1)} |`)
     .join('\n');
   const row = (name, s) => `| ${name} | ${s.rps} | ${s.eps} | ${s.p50} | ${s.p99} | ${s.non2xx} |`;
   const section = `## Gateway
@@ -156,23 +162,25 @@ ${row('gateway, one event per request', r.gwSingle)}
 ${row('baseline, batches of 100', r.baseBatch)}
 ${row('gateway, batches of 100', r.gwBatch)}
 ${row(`gateway, one event per request at ${r.half} req/s (half the max)`, r.gwHalf)}
+${row('for attribution: the gateway without Kafka (producer acknowledges at once), one event per request', r.noKafka)}
 
 | measure | value | target |
 |---|---|---|
 | ratio gateway / baseline, one event per request | **${(r.gwSingle.rps / r.baseSingle.rps).toFixed(2)}** | ≥ 0.6 |
 | ratio gateway / baseline, batches of 100 (events/s) | **${(r.gwBatch.eps / r.baseBatch.eps).toFixed(2)}** | — |
 | p99 at half the maximum rate | **${r.gwHalf.p99} ms** | ≤ 15 ms |
+| for attribution: ratio of the gateway without Kafka / baseline | ${(r.noKafka.rps / r.baseSingle.rps).toFixed(2)} | — |
 
 During the one-event-per-request run the producer sent ${r.producer.batchSize} messages per produce request on
 average, and a send waited ${r.producer.ackMs} ms on average for its acks=all acknowledgement.
 ${runs.length > 1 ? `
 Every run (${runs.length}, one after the other; the tables above are the run with the median ratio):
 
-| run | baseline req/s | gateway req/s | ratio | half rate req/s | p99 ms at half rate | baseline batch events/s | gateway batch events/s | msgs per produce / ack ms | load avg |
-|---|---|---|---|---|---|---|---|---|---|
+| run | baseline req/s | gateway req/s | ratio | without Kafka req/s (ratio) | half rate req/s | p99 ms at half rate | baseline batch events/s | gateway batch events/s | msgs per produce / ack ms | load avg |
+|---|---|---|---|---|---|---|---|---|---|---|
 ${perRun}
 
-Medians: ratio **${median(runs.map(ratio)).toFixed(2)}**, p99 at half the maximum rate **${median(runs.map((run) => run.gwHalf.p99))} ms**, batches of 100 **${median(runs.map((run) => run.gwBatch.eps))} events/s**.
+Medians: ratio **${median(runs.map(ratio)).toFixed(2)}**, p99 at half the maximum rate **${median(runs.map((run) => run.gwHalf.p99))} ms**, batches of 100 **${median(runs.map((run) => run.gwBatch.eps))} events/s**, without Kafka ${median(runs.map((run) => run.noKafka.rps / run.baseSingle.rps)).toFixed(2)} of the baseline.
 ` : ''}${notes ? `\n${notes}` : ''}`;
   // Replace only our own section (up to the next "## " heading); others' sections are theirs.
   const pattern = /## Gateway\n[\s\S]*?(?=\n## |$)/;
