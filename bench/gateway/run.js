@@ -182,8 +182,9 @@ ${perRun}
 
 Medians: ratio **${median(runs.map(ratio)).toFixed(2)}**, p99 at half the maximum rate **${median(runs.map((run) => run.gwHalf.p99))} ms**, batches of 100 **${median(runs.map((run) => run.gwBatch.eps))} events/s**, without Kafka ${median(runs.map((run) => run.noKafka.rps / run.baseSingle.rps)).toFixed(2)} of the baseline.
 ` : ''}${notes ? `\n${notes}` : ''}`;
-  // Replace only our own section (up to the next "## " heading); others' sections are theirs.
-  const pattern = /## Gateway\n[\s\S]*?(?=\n## |$)/;
+  // Replace only our own section (up to the next "## " heading or the start marker of another
+  // section, which sits above its heading); others' sections are theirs.
+  const pattern = /## Gateway\n[\s\S]*?(?=\n## |\n<!-- [a-z]+:start -->|$)/;
   const next = pattern.test(current) ? current.replace(pattern, section.trimEnd() + '\n') : `${current.trimEnd()}\n\n${section}`;
   fs.writeFileSync(file, next);
   process.stdout.write(section);
