@@ -1,4 +1,4 @@
-import { appUnderTest, closeApps } from '../testing/app-under-test';
+import { appUnderTest, closeApps, KEY } from '../testing/app-under-test';
 import { ADMIN_ROUTES } from '../routes/admin-proxy';
 import { ADMIN_ROUTE_SPECS } from './document';
 
@@ -31,13 +31,35 @@ describe('/openapi.json', () => {
 
   it('documents every route the gateway serves under /v1, and every admin prefix it forwards', async () => {
     const { app, routes } = await documentedRoutes();
-    const served = app.app.printRoutes({ commonPrefix: false });
-    for (const path of ['/v1/segment', '/v1/identify', '/v1/track', '/v1/batch']) {
-      expect(served).toContain(path);
-      expect(routes).toContain(`POST ${path}`);
-    }
+    // printRoutes lists each served path with its methods, e.g. "├── /v1/page (POST)".
+    const served = [...app.app.printRoutes({ commonPrefix: false }).matchAll(/(\/v1\/\S+) \(([^)]+)\)/g)].map(([, path, methods]) => ({
+      path: path!,
+      methods: methods!.split(', ').filter((method) => method !== 'HEAD'),
+    }));
+    expect(served.map(({ path }) => path)).toEqual(expect.arrayContaining(['/v1/segment', '/v1/track', '/v1/page', '/v1/alias']));
+    const proxied = new Set(ADMIN_ROUTES.map(({ prefix }) => prefix));
+    // A route of its own must be in the document with each method; a forwarded prefix by at least one path under it.
+    const undocumented = served.flatMap(({ path, methods }) =>
+      proxied.has(path)
+        ? routes.some((route) => route.split(' ')[1] === path || route.split(' ')[1]!.startsWith(`${path}/`)) ? [] : [`* ${path}`]
+        : methods.map((method) => `${method} ${path}`).filter((route) => !routes.includes(route)),
+    );
+    expect(undocumented).toEqual([]);
     for (const { prefix } of ADMIN_ROUTES) {
       expect(ADMIN_ROUTE_SPECS.some((spec) => spec.path === prefix || spec.path.startsWith(`${prefix}/`))).toBe(true);
+    }
+  });
+
+  it('documents the unsupported Tracking API calls as 501 with the error shape, and 401', async () => {
+    const { app, document } = await documentedRoutes();
+    for (const type of ['page', 'screen', 'group', 'alias']) {
+      const call = document.paths[`/v1/${type}`].post;
+      expect(Object.keys(call.responses).sort()).toEqual(['401', '501']);
+      expect(call.responses['501'].content['application/json'].schema.properties.message.type).toBe('string');
+      const answer = await app.request('POST', `/v1/${type}`, { body: {}, headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' } });
+      expect(answer.statusCode).toBe(501);
+      expect(answer.json()).toEqual({ message: `call type '${type}' is not supported: Kana accepts identify and track` });
+      expect((await app.request('POST', `/v1/${type}`, { body: {} })).statusCode).toBe(401);
     }
   });
 

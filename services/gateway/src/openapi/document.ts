@@ -1,6 +1,7 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31, type RouteConfig } from '@asteasolutions/zod-to-openapi';
 import type { z } from 'zod';
 import { feature, reprocessJob, rule, ruleInput, schemas as admin, user } from './admin-contract';
+import { UNSUPPORTED_CALLS } from '../routes/ingest';
 import { batchAnswer, batchInput, errorBody, okBody, segmentInput } from './ingest-contract';
 
 type Method = RouteConfig['method'];
@@ -70,6 +71,16 @@ export function openApiDocument(): ReturnType<OpenApiGeneratorV31['generateDocum
       security,
       request: { body: { required: true, ...json(spec.body!) } },
       responses: { 200: { description: 'stored (acks=all)', ...json(spec.response!) }, ...errors(400, 401, 413, 501, 503) },
+    });
+  }
+  for (const type of UNSUPPORTED_CALLS) {
+    registry.registerPath({
+      method: 'post',
+      path: `/v1/${type}`,
+      summary: `The Tracking API's ${type} call: not supported, answers 501 once authenticated`,
+      tags: ['ingest'],
+      security,
+      responses: errors(401, 501),
     });
   }
   for (const spec of ADMIN_ROUTE_SPECS) {

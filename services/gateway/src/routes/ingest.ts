@@ -40,7 +40,8 @@ export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Prom
   }
 }
 
-const UNSUPPORTED_CALLS = ['page', 'screen', 'group', 'alias'] as const;
+/** Tracking API calls the gateway answers 501 to (documented in the OpenAPI document as such). */
+export const UNSUPPORTED_CALLS = ['page', 'screen', 'group', 'alias'] as const;
 
 function contextOf(request: FastifyRequest, deps: IngestDeps, extra: Partial<NormalizeContext> = {}): NormalizeContext & { requestId: string } {
   const receivedAt = (deps.now ? deps.now() : new Date()).toISOString();
