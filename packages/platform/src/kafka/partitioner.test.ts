@@ -1,9 +1,10 @@
 // kafkajs's default partitioner, as patched in patches/kafkajs@2.2.4.patch (32-bit murmur2):
 // every producer of ours must put a key on the partition a Java client puts it on, or one
 // user's events would be spread over partitions and lose their order.
+import { Partitioners } from 'kafkajs';
+
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const murmur2: (key: string | Buffer) => number = require('kafkajs/src/producer/partitioners/default/murmur2');
-import { Partitioners } from 'kafkajs';
 
 describe("kafkajs's partitioner (patched) is Java's", () => {
   it.each([
