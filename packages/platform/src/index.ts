@@ -1,5 +1,6 @@
 export * from './config';
 export * from './errors';
+export * from './cursor';
 export * from './logger';
 export * from './lifecycle';
 export * from './metrics';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { decodeCursor, encodeCursor } from '@kana/platform';
 import { billingProviderOf, MAX_NAME_LENGTH, normalizeEmail } from '../domain/traits';
 
 // Request shapes of the users admin API (API.md). Messages name what is wrong
@@ -35,16 +36,15 @@ export function isUserId(id: string): boolean {
   return UUID.test(id);
 }
 
-/** Opaque cursor: the last id of the page, so pages stay stable while users are added. */
-export function encodeCursor(lastId: string): string {
-  return Buffer.from(JSON.stringify({ after: lastId })).toString('base64url');
+/** Opaque cursor (see decodeCursor in platform): the last id of the page, so pages stay stable while users are added. */
+export function encodeUserCursor(lastId: string): string {
+  return encodeCursor({ after: lastId });
 }
 
-export function decodeCursor(cursor: string): string | undefined {
-  try {
-    const after = (JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { after?: unknown }).after;
+/** The id a cursor continues after; a malformed cursor is a 400 naming the field. */
+export function decodeUserCursor(cursor: string): string {
+  return decodeCursor(cursor, (value) => {
+    const after = (value as { after?: unknown } | null)?.after;
     return typeof after === 'string' && isUserId(after) ? after : undefined;
-  } catch {
-    return undefined;
-  }
+  });
 }

@@ -3,7 +3,7 @@ import type { OutboxRelay } from '../adapters/outbox-relay';
 import type { PgAdminStore } from '../adapters/pg-admin-store';
 import { toApiUser } from '../adapters/pg-rows';
 import type { OutboxEntry } from '../adapters/pg-user-writes';
-import { decodeCursor, encodeCursor, idParams, importBody, isUserId, listQuery, mergeBody } from './schemas';
+import { decodeUserCursor, encodeUserCursor, idParams, importBody, isUserId, listQuery, mergeBody } from './schemas';
 
 export interface UsersRoutesOptions {
   admin: PgAdminStore;
@@ -25,11 +25,10 @@ export async function usersRoutes(app: FastifyInstance, { admin, relay }: UsersR
   app.get('/v1/users', async (request) => {
     const accountId = requireAccountId(request);
     const query = parseOr400(listQuery, request.query, 'query');
-    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-    if (query.cursor !== undefined && after === undefined) throw httpError(400, "invalid query field 'cursor': use the nextCursor of a previous page");
+    const after = query.cursor === undefined ? undefined : decodeUserCursor(query.cursor);
     const users = await admin.list(accountId, { userId: query.userId, email: query.email, after, limit: query.limit + 1 });
     const page = users.slice(0, query.limit);
-    return { data: page.map(toApiUser), nextCursor: users.length > query.limit ? encodeCursor(page[page.length - 1]!.id) : null };
+    return { data: page.map(toApiUser), nextCursor: users.length > query.limit ? encodeUserCursor(page[page.length - 1]!.id) : null };
   });
 
   // Static path: fastify's router prefers it over /v1/users/:id whatever the registration order.

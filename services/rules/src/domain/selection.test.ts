@@ -1,4 +1,3 @@
-import { decodeCursor, encodeCursor } from './cursor';
 import { isEmpty, selectionOf, unionOf } from './selection';
 
 describe('selectionOf', () => {
@@ -17,16 +16,5 @@ describe('selectionOf', () => {
     expect(union).toEqual({ eventNames: ['A', 'B'], featureIds: ['f'] });
     expect(isEmpty(union)).toBe(false);
     expect(isEmpty(unionOf())).toBe(true);
-  });
-});
-
-describe('cursor', () => {
-  it('round-trips a keyset position', () => {
-    expect(decodeCursor(encodeCursor(['2026-11-28T10:00:00.000Z', 'm1']), 2)).toEqual(['2026-11-28T10:00:00.000Z', 'm1']);
-    expect(decodeCursor(undefined, 2)).toBeUndefined();
-  });
-  it('refuses a forged cursor with a 400 naming the field', () => {
-    expect(() => decodeCursor('not-a-cursor', 2)).toThrow("invalid query field 'cursor'");
-    expect(() => decodeCursor(encodeCursor(['a']), 2)).toThrow("'cursor'");
   });
 });

@@ -1,8 +1,7 @@
-import { parseOr400, requireAccountId, type FastifyInstance, type Pool } from '@kana/platform';
+import { decodePositionCursor, encodeCursor, parseOr400, requireAccountId, type FastifyInstance, type Pool } from '@kana/platform';
 import { z } from 'zod';
 import { getJob, listJobs, type Job } from '../adapters/pg-jobs';
 import { listUnmapped } from '../adapters/pg-unmapped-store';
-import { decodeCursor, encodeCursor } from '../domain/cursor';
 import { toApiEvent } from '../preview';
 import { limitParam } from './query';
 
@@ -28,7 +27,7 @@ export function eventRoutes(app: FastifyInstance, deps: { pool: Pool }): void {
   app.get('/v1/events/unmapped', async (request) => {
     const accountId = requireAccountId(request);
     const query = parseOr400(unmappedQuery, request.query, 'query');
-    const before = decodeCursor(query.cursor, 2);
+    const before = decodePositionCursor(query.cursor, 2);
     const rows = await listUnmapped(deps.pool, accountId, query, query.limit + 1, before && { eventTime: String(before[0]), messageId: String(before[1]) });
     const page = rows.slice(0, query.limit);
     const last = page[page.length - 1];
@@ -38,7 +37,7 @@ export function eventRoutes(app: FastifyInstance, deps: { pool: Pool }): void {
   app.get('/v1/reprocess-jobs', async (request) => {
     const accountId = requireAccountId(request);
     const query = parseOr400(z.object({ limit: limitParam, cursor: z.string().max(2000).optional() }), request.query, 'query');
-    const before = decodeCursor(query.cursor, 2);
+    const before = decodePositionCursor(query.cursor, 2);
     const rows = await listJobs(deps.pool, accountId, query.limit + 1, before && { createdAt: String(before[0]), id: String(before[1]) });
     const page = rows.slice(0, query.limit);
     const last = page[page.length - 1];

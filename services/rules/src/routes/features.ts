@@ -1,8 +1,7 @@
-import { parseOr400, requireAccountId, type FastifyInstance, type Pool } from '@kana/platform';
+import { decodePositionCursor, encodeCursor, parseOr400, requireAccountId, type FastifyInstance, type Pool } from '@kana/platform';
 import { z } from 'zod';
 import { listFeatures } from '../adapters/pg-catalog';
 import type { ChangeService } from '../changes';
-import { decodeCursor, encodeCursor } from '../domain/cursor';
 import { featureInput } from '../domain/rule-input';
 import { listQuery } from './query';
 
@@ -10,7 +9,7 @@ export function featureRoutes(app: FastifyInstance, deps: { pool: Pool; changes:
   app.get('/v1/features', async (request) => {
     const accountId = requireAccountId(request);
     const query = parseOr400(listQuery, request.query, 'query');
-    const after = decodeCursor(query.cursor, 1);
+    const after = decodePositionCursor(query.cursor, 1);
     const features = await listFeatures(deps.pool, accountId, query.limit + 1, after?.[0] as string | undefined);
     const page = features.slice(0, query.limit);
     return { data: page, nextCursor: features.length > query.limit ? encodeCursor([page[page.length - 1]!.id]) : null };

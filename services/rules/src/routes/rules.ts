@@ -1,8 +1,7 @@
-import { parseOr400, requireAccountId, type FastifyInstance, type Pool } from '@kana/platform';
+import { decodePositionCursor, encodeCursor, parseOr400, requireAccountId, type FastifyInstance, type Pool } from '@kana/platform';
 import { z } from 'zod';
 import { getRule, listRules } from '../adapters/pg-catalog';
 import type { ChangeService } from '../changes';
-import { decodeCursor, encodeCursor } from '../domain/cursor';
 import { previewInput, ruleInput, rulePatch } from '../domain/rule-input';
 import type { PreviewService } from '../preview';
 import { listQuery } from './query';
@@ -13,7 +12,7 @@ export function ruleRoutes(app: FastifyInstance, deps: { pool: Pool; changes: Ch
   app.get('/v1/rules', async (request) => {
     const accountId = requireAccountId(request);
     const query = parseOr400(listQuery, request.query, 'query');
-    const after = decodeCursor(query.cursor, 2);
+    const after = decodePositionCursor(query.cursor, 2);
     const rules = await listRules(deps.pool, accountId, query.limit + 1, after && { createdAt: String(after[0]), id: String(after[1]) });
     const page = rules.slice(0, query.limit);
     const last = page[page.length - 1];

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { httpError, parseOr400, requireAccountId, type FastifyInstance } from '@kana/platform';
+import { decodeCursor, encodeCursor, parseOr400, requireAccountId, type FastifyInstance } from '@kana/platform';
 import type { PgUsageQueries } from '../adapters/pg-usage-queries';
 
 const instant = z.iso.datetime({ offset: true, message: 'an ISO-8601 timestamp such as 2026-01-31T00:00:00Z' });
@@ -25,18 +25,11 @@ const recordsQuery = z.object({
 const recordsCursor = z.object({ t: z.string().refine((t) => !Number.isNaN(Date.parse(t))), id: z.uuid() });
 const totalsCursor = z.object({ u: z.string(), f: z.string() });
 
-/** Opaque to clients: the position after the last row of a page, as base64url JSON. */
-export function encodeCursor(position: z.infer<typeof recordsCursor> | z.infer<typeof totalsCursor>): string {
-  return Buffer.from(JSON.stringify(position)).toString('base64url');
-}
-
-function decodeCursor<T>(shape: z.ZodType<T>, cursor: string): T {
-  try {
-    return shape.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
-  } catch {
-    throw httpError(400, "invalid query field 'cursor': pass the nextCursor of the previous page unchanged");
-  }
-}
+/** Reads a cursor position (opaque to clients, see decodeCursor) of the given shape; a wrong shape is a 400. */
+const shaped =
+  <T>(shape: z.ZodType<T>) =>
+  (value: unknown): T | undefined =>
+    shape.safeParse(value).data;
 
 /** Usage totals and records, scoped to the account the gateway authenticated. Time ranges are over event time: from inclusive, to exclusive. */
 export function usageRoutes(deps: { queries: PgUsageQueries }) {
@@ -44,7 +37,7 @@ export function usageRoutes(deps: { queries: PgUsageQueries }) {
     app.get('/v1/usage', async (request) => {
       const accountId = requireAccountId(request);
       const { limit, cursor, ...filter } = parseOr400(usageQuery, request.query, 'query');
-      const after = cursor ? decodeCursor(totalsCursor, cursor) : null;
+      const after = cursor ? decodeCursor(cursor, shaped(totalsCursor)) : null;
       const page = await deps.queries.totals({ accountId, ...filter }, limit, after && { userId: after.u, featureId: after.f });
       return { data: page.data, nextCursor: page.next ? encodeCursor({ u: page.next.userId, f: page.next.featureId }) : null };
     });
@@ -52,7 +45,7 @@ export function usageRoutes(deps: { queries: PgUsageQueries }) {
     app.get('/v1/usage/records', async (request) => {
       const accountId = requireAccountId(request);
       const { limit, cursor, ...filter } = parseOr400(recordsQuery, request.query, 'query');
-      const after = cursor ? decodeCursor(recordsCursor, cursor) : null;
+      const after = cursor ? decodeCursor(cursor, shaped(recordsCursor)) : null;
       const page = await deps.queries.records({ accountId, ...filter }, limit, after && { eventTime: after.t, id: after.id });
       return { data: page.data, nextCursor: page.next ? encodeCursor({ t: page.next.eventTime, id: page.next.id }) : null };
     });
