@@ -49,6 +49,7 @@ export class EventCodec {
   private readonly ids = new Map<EncodedTopic, number>();
   /** Schema ids the registry confirmed to be JSON Schemas. */
   private readonly knownIds = new Set<number>();
+  private readonly checking = new Map<number, Promise<void>>();
 
   constructor(
     private readonly registry: SchemaRegistry,
@@ -126,7 +127,15 @@ export class EventCodec {
     if (!bytes || bytes.length === 0) throw new DecodeError('empty message value');
     if (bytes.length < 5 || bytes[0] !== 0) throw new DecodeError(`not decodable with the registry: not in the Confluent wire format (magic byte ${bytes[0]}, ${bytes.length} bytes)`);
     const id = bytes.readInt32BE(1);
-    if (!this.knownIds.has(id)) await this.checkSchemaId(id);
+    if (!this.knownIds.has(id)) {
+      // One registry request per unknown id, however many messages of a batch carry it.
+      let check = this.checking.get(id);
+      if (!check) {
+        check = this.checkSchemaId(id).finally(() => this.checking.delete(id));
+        this.checking.set(id, check);
+      }
+      await check;
+    }
     let raw: unknown;
     try {
       raw = JSON.parse(bytes.toString('utf8', 5));
