@@ -8,12 +8,12 @@
 // The .cpuprofile opens in Chrome DevTools or speedscope for a flame graph.
 'use strict';
 const { fork, execFileSync } = require('node:child_process');
-const { randomUUID } = require('node:crypto');
 const { createRequire } = require('node:module');
 const { join } = require('node:path');
 const fs = require('node:fs');
 const os = require('node:os');
 const autocannon = require('autocannon');
+const { metricValue, trackEvent } = require('./common');
 
 const root = join(__dirname, '..', '..');
 const testing = createRequire(join(root, 'services', 'gateway', 'package.json'))('@kana/platform/testing');
@@ -27,16 +27,6 @@ const PORT = 18182;
 // NO_PROF=1: only the figures (req/s, CPU per request, batch sizes), without profiler overhead.
 const CPU_PROF = !process.env.NO_PROF;
 
-const trackEvent = (i) => ({
-  type: 'track',
-  userId: `user-${i % 5000}`,
-  event: 'Message Sent',
-  messageId: randomUUID(),
-  timestamp: new Date().toISOString(),
-  properties: { featureId: 'messages', delta: 1, channel: 'email', recipients: 3, plan: 'pro' },
-  context: { library: { name: 'analytics-node', version: '6.2.0' }, ip: '203.0.113.7', userAgent: 'node/20' },
-  integrations: { All: true },
-});
 
 /** CPU seconds (user + system) a process has used so far, from /proc. */
 function cpuSeconds(pid) {
@@ -143,7 +133,7 @@ async function main() {
     });
     process.stdout.write(`${MODE}: ${Math.round(result.requests.average)} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, non-2xx ${result.non2xx + result.errors}\n`);
     const metrics = await (await fetch(`http://127.0.0.1:${PORT}/metrics`)).text();
-    const value = (name) => Number((metrics.match(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm')) ?? [])[1] ?? 0);
+    const value = (name) => metricValue(metrics, name);
     process.stdout.write(`  ${(value('kana_producer_batch_messages_sum') / value('kana_producer_batch_messages_count')).toFixed(1)} messages per produce request, ack wait ${((1000 * value('kana_producer_ack_seconds_sum')) / value('kana_producer_ack_seconds_count')).toFixed(1)} ms\n`);
     // Server side: share of requests whose encode + acks=all took longer than each bucket bound.
     const buckets = [...metrics.matchAll(/^kana_gateway_produce_seconds_bucket\{([^}]*)\} (\d+)$/gm)]

@@ -17,31 +17,18 @@
 // and topic prefix, removed at the end. Writes the Gateway section of BENCHMARKS.md.
 'use strict';
 const { fork, execFileSync } = require('node:child_process');
-const { randomUUID } = require('node:crypto');
 const { createRequire } = require('node:module');
 const { join } = require('node:path');
 const fs = require('node:fs');
 const os = require('node:os');
 const autocannon = require('autocannon');
+const { metricValue, trackEvent } = require('./common');
 
 const root = join(__dirname, '..', '..');
 const testing = createRequire(join(root, 'services', 'gateway', 'package.json'))('@kana/platform/testing');
 const SECONDS = Number(process.argv[2] ?? 10);
 const RUNS = Number(process.argv[3] ?? 1);
 const CONNECTIONS = 64;
-
-function trackEvent(i) {
-  return {
-    type: 'track',
-    userId: `user-${i % 5000}`,
-    event: 'Message Sent',
-    messageId: randomUUID(),
-    timestamp: new Date().toISOString(),
-    properties: { featureId: 'messages', delta: 1, channel: 'email', recipients: 3, plan: 'pro' },
-    context: { library: { name: 'analytics-node', version: '6.2.0' }, ip: '203.0.113.7', userAgent: 'node/20' },
-    integrations: { All: true },
-  };
-}
 
 async function start(script, env, port) {
   const child = fork(script, [], { env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
@@ -52,7 +39,7 @@ async function start(script, env, port) {
 /** Mean coalesced batch size and mean ack time, from the gateway's own /metrics. */
 async function producerStats() {
   const text = await (await fetch('http://127.0.0.1:18180/metrics')).text();
-  const value = (name) => Number((text.match(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm')) ?? [])[1] ?? 0);
+  const value = (name) => metricValue(text, name);
   return { messages: value('kana_producer_batch_messages_sum'), batches: value('kana_producer_batch_messages_count'), ackSum: value('kana_producer_ack_seconds_sum'), acks: value('kana_producer_ack_seconds_count') };
 }
 producerStats.delta = (a, b) => ({
