@@ -48,6 +48,22 @@ describe('Postgres usage store', () => {
     expect(rows[0].n).toBe(2);
   });
 
+  it("stores each event of a batch with its own properties, as sent (quotes, backslashes, unicode, nesting)", async () => {
+    const awkward = [
+      { channel: 'say "hi"', path: 'C:\\temp\\x', emoji: 'é€😀' },
+      { nested: { list: [1, 'two', { three: null }], empty: {} }, delta: '2' },
+      {},
+      { channel: 'sms', note: '{"not":"json"}', tab: 'a\tb' },
+    ];
+    const messages = awkward.map((properties, i) => aTrackMessage({ userId: `awkward-${i}`, properties }));
+    await store.writeBatch(planBatch('track', messages.map((value, i) => ({ offset: String(i), value })), snapshots).planned);
+    const { rows } = await pool.query('SELECT message_id, user_id, properties FROM events WHERE message_id = ANY($1)', [messages.map((m) => m.event.messageId)]);
+    const stored = new Map(rows.map((row) => [row.message_id, row]));
+    for (const message of messages) {
+      expect(stored.get(message.event.messageId)).toEqual({ message_id: message.event.messageId, user_id: message.event.userId, properties: message.event.properties });
+    }
+  });
+
   it('upgrades a reprocessed event stored unmapped, and never changes a mapped one', async () => {
     const message = aTrackMessage({ event: 'Seat Added' });
     const unmapped = await store.writeBatch(planBatch('track', [{ offset: '1', value: message }], snapshots).planned);

@@ -125,17 +125,23 @@ async function insertKeys(client: PoolClient, planned: PlannedEvent[]): Promise<
   return new Set(rows.map((row) => eventKey(row.account_id, row.message_id)));
 }
 
+/**
+ * The properties travel as one JSON array, expanded by Postgres next to the other columns (ROWS FROM zips
+ * them by position). As a jsonb[] parameter each event's JSON had to be escaped into an array literal by pg,
+ * character by character: ~4.5 us an event, the largest single cost of the usage service's thread.
+ */
 async function insertEvents(client: PoolClient, events: PlannedEvent[]): Promise<void> {
   await client.query(
     `INSERT INTO events (account_id, message_id, event_time, user_id, event_name, properties, received_at, outcome, reason, rules_version)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::jsonb[], $7::timestamptz[], $8::text[], $9::text[], $10::int[])`,
+     SELECT * FROM ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::timestamptz[]), unnest($4::text[]), unnest($5::text[]),
+       jsonb_array_elements($6::jsonb), unnest($7::timestamptz[]), unnest($8::text[]), unnest($9::text[]), unnest($10::int[]))`,
     [
       events.map((e) => e.message.accountId),
       events.map((e) => e.message.event.messageId),
       events.map((e) => e.message.event.timestamp),
       events.map((e) => e.message.event.userId),
       events.map((e) => e.message.event.event),
-      events.map((e) => JSON.stringify(e.message.event.properties)),
+      JSON.stringify(events.map((e) => e.message.event.properties)),
       events.map((e) => e.message.receivedAt),
       events.map((e) => (e.outcome.mapped ? 'mapped' : 'unmapped')),
       events.map((e) => (e.outcome.mapped ? null : e.outcome.reason)),
