@@ -128,7 +128,7 @@ async function insertKeys(client: PoolClient, planned: PlannedEvent[]): Promise<
 /**
  * The properties travel as one JSON array, expanded by Postgres next to the other columns (ROWS FROM zips
  * them by position). As a jsonb[] parameter each event's JSON had to be escaped into an array literal by pg,
- * character by character: ~4.5 us an event, the largest single cost of the usage service's thread.
+ * character by character: ~4.5 us an event of the usage service's one thread.
  */
 async function insertEvents(client: PoolClient, events: PlannedEvent[]): Promise<void> {
   await client.query(
