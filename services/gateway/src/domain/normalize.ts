@@ -32,6 +32,9 @@ export interface NormalizeContext {
 // counting usage against them would merge unrelated people into one user.
 const PLACEHOLDER_IDS = new Set(['anonymous', 'null', 'undefined', '0', 'nil', 'none', 'nan']);
 
+/** The 501 of a Segment call type Kana does not take, on /v1/segment and on its own Tracking API route alike. */
+export const unsupportedCallMessage = (type: string): string => `call type '${type}' is not supported: Kana accepts identify and track`;
+
 const reject = (status: Rejection['status'], message: string): Normalized => ({ ok: false, rejection: { status, message } });
 const isObject = (value: unknown): value is Record<string, unknown> =>
   value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -65,7 +68,7 @@ export function normalizeEvent(raw: unknown, context: NormalizeContext): Normali
   if (type === undefined && !context.impliedType) return reject(400, "field 'type' is required: identify or track");
   if (type !== undefined && typeof type !== 'string') return reject(400, "field 'type' must be a string: identify or track");
   if ((UNSUPPORTED_TYPES as readonly unknown[]).includes(type)) {
-    return reject(501, `call type '${type}' is not supported: Kana accepts identify and track`);
+    return reject(501, unsupportedCallMessage(type as string));
   }
   if (type !== undefined && !(SUPPORTED_TYPES as readonly unknown[]).includes(type)) {
     return reject(400, `field 'type' is '${String(type).slice(0, 40)}': Kana accepts identify and track`);

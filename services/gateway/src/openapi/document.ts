@@ -1,7 +1,7 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31, type RouteConfig } from '@asteasolutions/zod-to-openapi';
 import type { z } from 'zod';
+import { UNSUPPORTED_TYPES } from '@kana/schemas';
 import { feature, reprocessJob, rule, ruleInput, schemas as admin, user } from './admin-contract';
-import { UNSUPPORTED_CALLS } from '../routes/ingest';
 import { batchAnswer, batchInput, errorBody, okBody, segmentInput } from './ingest-contract';
 
 type Method = RouteConfig['method'];
@@ -73,7 +73,7 @@ export function openApiDocument(): ReturnType<OpenApiGeneratorV31['generateDocum
       responses: { 200: { description: 'stored (acks=all)', ...json(spec.response!) }, ...errors(400, 401, 413, 501, 503) },
     });
   }
-  for (const type of UNSUPPORTED_CALLS) {
+  for (const type of UNSUPPORTED_TYPES) {
     registry.registerPath({
       method: 'post',
       path: `/v1/${type}`,

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { httpError } from '@kana/platform';
-import type { SegmentEvent } from '@kana/schemas';
+import { UNSUPPORTED_TYPES, type SegmentEvent } from '@kana/schemas';
 import { MAX_NESTING, nestsDeeperThan } from '../domain/nesting';
-import { MAX_EVENT_BYTES, normalizeEvent, type NormalizeContext, type Rejection } from '../domain/normalize';
+import { MAX_EVENT_BYTES, normalizeEvent, unsupportedCallMessage, type NormalizeContext, type Rejection } from '../domain/normalize';
 import { typeLabel, type GatewayMetrics } from '../metrics';
 import type { EventSink } from '../ports';
 
@@ -35,13 +35,10 @@ export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Prom
   app.post('/v1/batch', (request, reply) => ingestBatch(request, reply, deps));
   // The Tracking API's other calls: the same 501 as when their type arrives on /v1/segment, not a 404
   // that reads like a wrong base URL.
-  for (const type of UNSUPPORTED_CALLS) {
-    app.post(`/v1/${type}`, (_request, reply) => reply.code(501).send({ message: `call type '${type}' is not supported: Kana accepts identify and track` }));
+  for (const type of UNSUPPORTED_TYPES) {
+    app.post(`/v1/${type}`, (_request, reply) => reply.code(501).send({ message: unsupportedCallMessage(type) }));
   }
 }
-
-/** Tracking API calls the gateway answers 501 to (documented in the OpenAPI document as such). */
-export const UNSUPPORTED_CALLS = ['page', 'screen', 'group', 'alias'] as const;
 
 function contextOf(request: FastifyRequest, deps: IngestDeps, extra: Partial<NormalizeContext> = {}): NormalizeContext & { requestId: string } {
   const receivedAt = (deps.now ? deps.now() : new Date()).toISOString();
