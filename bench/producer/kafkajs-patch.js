@@ -9,7 +9,8 @@
 // - groupMessagesPerPartition per produce request; same partitions, same order;
 // - crc32C per byte; equal on 20,000 random buffers;
 // - encoding a whole produce request (records, batches, CRCs) of 30 (gateway), 300 and 2000
-//   (usage's largest) messages over 6 partitions; byte-identical requests.
+//   (usage's largest) messages over 6 partitions; byte-identical requests, also for messages
+//   with headers, null or string keys and values, odd timestamps, gzip and a transactional id.
 'use strict';
 const crypto = require('node:crypto');
 const fs = require('node:fs');
@@ -81,7 +82,41 @@ async function main() {
     if (layout(grouped(upstream, list)) !== layout(grouped(patched, list))) throw new Error(`grouping differs for ${n} messages`);
     if (!(await request(upstream, grouped(upstream, list))).equals(await request(patched, grouped(patched, list)))) throw new Error(`produce request bytes differ for ${n} messages`);
   }
-  process.stdout.write('same results: murmur2 on 300,000 random keys, crc32C on 20,000 random buffers, grouping and produce request bytes for 30/300/2000 messages\n');
+  // What the bench's messages do not exercise: null and string keys and values, headers (one value
+  // and several), string timestamps and deltas beyond 32 bits, a message without a timestamp
+  // (Date.now() pinned), gzip, a transactional id, two topics in one request.
+  const awkward = (n) =>
+    Array.from({ length: n }, (_, i) => ({
+      key: i % 7 === 0 ? null : i % 2 ? `acc_${i % 10}:user-${i}` : Buffer.from(`k${i}é`),
+      value: i % 11 === 0 ? null : i % 3 ? crypto.createHash('sha512').update(String(i)).digest().subarray(0, i % 64) : `välue ${i}`,
+      ...(i % 4 === 0 ? { headers: { a: 'x', 'b-é': ['1', Buffer.from('two')], c: Buffer.alloc(0) } } : {}),
+      ...(i % 5 === 0 ? {} : { timestamp: [1_764_000_000_000 + i * 1000, 1_764_000_000_000 - i * 5_000_000, '1764000000123', 1_764_000_000_000 + 2 ** 31 + i][i % 4] }),
+    }));
+  const dateNow = Date.now;
+  Date.now = () => 1_764_000_000_500;
+  for (const compression of [0, 1]) {
+    for (const n of [1, 2, 30, 300]) {
+      const encode = (kafkajs) =>
+        kafkajs
+          .Produce({
+            acks: -1,
+            timeout: 5000,
+            compression,
+            transactionalId: n === 2 ? 'tx-é' : null,
+            producerId: kafkajs.Long.fromInt(7),
+            producerEpoch: 0,
+            topicData: [
+              { topic: 'kana.t', partitions: [0, 1, 2].map((partition) => ({ partition, firstSequence: partition * 3, messages: awkward(n) })) },
+              { topic: 'other', partitions: [{ partition: 5, firstSequence: 0, messages: awkward(3) }] },
+            ],
+          })
+          .encode()
+          .then((encoder) => encoder.buffer);
+      if (!(await encode(upstream)).equals(await encode(patched))) throw new Error(`produce request bytes differ for ${n} awkward messages (compression ${compression})`);
+    }
+  }
+  Date.now = dateNow;
+  process.stdout.write('same results: murmur2 on 300,000 random keys, crc32C on 20,000 random buffers, grouping and produce request bytes for 30/300/2000 messages, and for awkward messages (null/string keys and values, headers, string and >32-bit timestamps, none, gzip, transactional)\n');
 
   const keys = Array.from({ length: 1000 }, (_, i) => `acc_${i % 10}:user-${i}`);
   // 1000 keys a call: ns per key = µs per call.
