@@ -33,6 +33,7 @@ const load = (dir) => ({
   partitioner: require(join(dir, 'src/producer/partitioners/default'))(),
   crc32C: require(join(dir, 'src/protocol/recordBatch/crc32C/crc32C.js')),
   Produce: require(join(dir, 'src/protocol/requests/produce/v3/request.js')),
+  frame: require(join(dir, 'src/protocol/request.js')),
   Long: require(join(dir, 'src/utils/long.js')),
 });
 const upstream = load(upstreamDir);
@@ -96,27 +97,29 @@ async function main() {
   Date.now = () => 1_764_000_000_500;
   for (const compression of [0, 1]) {
     for (const n of [1, 2, 30, 300]) {
-      const encode = (kafkajs) =>
-        kafkajs
-          .Produce({
-            acks: -1,
-            timeout: 5000,
-            compression,
-            transactionalId: n === 2 ? 'tx-é' : null,
-            producerId: kafkajs.Long.fromInt(7),
-            producerEpoch: 0,
-            topicData: [
-              { topic: 'kana.t', partitions: [0, 1, 2].map((partition) => ({ partition, firstSequence: partition * 3, messages: awkward(n) })) },
-              { topic: 'other', partitions: [{ partition: 5, firstSequence: 0, messages: awkward(3) }] },
-            ],
-          })
-          .encode()
-          .then((encoder) => encoder.buffer);
+      const produce = (kafkajs) =>
+        kafkajs.Produce({
+          acks: -1,
+          timeout: 5000,
+          compression,
+          transactionalId: n === 2 ? 'tx-é' : null,
+          producerId: kafkajs.Long.fromInt(7),
+          producerEpoch: 0,
+          topicData: [
+            { topic: 'kana.t', partitions: [0, 1, 2].map((partition) => ({ partition, firstSequence: partition * 3, messages: awkward(n) })) },
+            { topic: 'other', partitions: [{ partition: 5, firstSequence: 0, messages: awkward(3) }] },
+          ],
+        });
+      const encode = (kafkajs) => produce(kafkajs).encode().then((encoder) => encoder.buffer);
+      // The request as it goes on the socket: size, api key and version, correlation and client id.
+      const framed = (kafkajs) =>
+        kafkajs.frame({ correlationId: n, clientId: n === 2 ? null : 'kana-ïngest', request: produce(kafkajs) }).then((encoder) => encoder.buffer);
+      if (!(await framed(upstream)).equals(await framed(patched))) throw new Error(`framed request bytes differ for ${n} awkward messages (compression ${compression})`);
       if (!(await encode(upstream)).equals(await encode(patched))) throw new Error(`produce request bytes differ for ${n} awkward messages (compression ${compression})`);
     }
   }
   Date.now = dateNow;
-  process.stdout.write('same results: murmur2 on 300,000 random keys, crc32C on 20,000 random buffers, grouping and produce request bytes for 30/300/2000 messages, and for awkward messages (null/string keys and values, headers, string and >32-bit timestamps, none, gzip, transactional)\n');
+  process.stdout.write('same results: murmur2 on 300,000 random keys, crc32C on 20,000 random buffers, grouping and produce request bytes for 30/300/2000 messages, and for awkward messages (null/string keys and values, headers, string and >32-bit timestamps, none, gzip, transactional), also framed for the socket\n');
 
   const keys = Array.from({ length: 1000 }, (_, i) => `acc_${i % 10}:user-${i}`);
   // 1000 keys a call: ns per key = µs per call.
