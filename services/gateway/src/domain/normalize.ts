@@ -64,7 +64,9 @@ export function normalizeEvent(raw: unknown, context: NormalizeContext): Normali
   if (!folded.ok) return reject(400, folded.message);
   const fields = folded.fields;
 
-  const type = typeof fields.type === 'string' ? fields.type.trim().toLowerCase() : fields.type;
+  // Nearly every sender spells the type canonically: no trim and lowercase copy for them.
+  const sentType = fields.type;
+  const type = sentType === 'track' || sentType === 'identify' || typeof sentType !== 'string' ? sentType : sentType.trim().toLowerCase();
   if (type === undefined && !context.impliedType) return reject(400, "field 'type' is required: identify or track");
   if (type !== undefined && typeof type !== 'string') return reject(400, "field 'type' must be a string: identify or track");
   if ((UNSUPPORTED_TYPES as readonly unknown[]).includes(type)) {
@@ -81,7 +83,8 @@ export function normalizeEvent(raw: unknown, context: NormalizeContext): Normali
   const userId = readId(fields.userId, 'userId');
   if (userId === undefined) return reject(400, "anonymous events are not accepted: field 'userId' is required");
   if (typeof userId !== 'string') return userId;
-  if (userId.trim() === '' || PLACEHOLDER_IDS.has(userId.trim().toLowerCase())) {
+  const trimmedUserId = userId.trim();
+  if (trimmedUserId === '' || (trimmedUserId.length <= LONGEST_PLACEHOLDER && PLACEHOLDER_IDS.has(trimmedUserId.toLowerCase()))) {
     return reject(400, `field 'userId' is the placeholder '${userId}', not a user id; anonymous events are not accepted`);
   }
   const anonymousId = readId(fields.anonymousId, 'anonymousId');
@@ -89,56 +92,64 @@ export function normalizeEvent(raw: unknown, context: NormalizeContext): Normali
   const sentMessageId = readId(fields.messageId, 'messageId');
   if (sentMessageId !== undefined && typeof sentMessageId !== 'string') return sentMessageId;
 
-  const times: Record<'timestamp' | 'sentAt' | 'receivedAt', string | undefined> = { timestamp: undefined, sentAt: undefined, receivedAt: undefined };
-  for (const name of ['timestamp', 'sentAt', 'receivedAt'] as const) {
-    const value = name === 'sentAt' ? (fields.sentAt ?? context.batchDefaults?.sentAt) : fields[name];
-    if (value === undefined || value === null) continue;
-    times[name] = toIsoInstant(value);
-    if (times[name] === undefined) return reject(400, `field '${name}' is not a valid date-time: send ISO-8601, e.g. 2024-05-01T10:00:00Z`);
-  }
+  const timestamp = readInstant(fields.timestamp);
+  if (timestamp === INVALID) return invalidInstant('timestamp');
+  const sentAt = readInstant(fields.sentAt ?? context.batchDefaults?.sentAt);
+  if (sentAt === INVALID) return invalidInstant('sentAt');
+  const receivedAt = readInstant(fields.receivedAt);
+  if (receivedAt === INVALID) return invalidInstant('receivedAt');
 
-  const objects: Record<'properties' | 'traits' | 'context' | 'integrations', Record<string, unknown>> = {
-    properties: {},
-    traits: {},
-    context: {},
-    integrations: {},
-  };
-  for (const name of ['properties', 'traits', 'context', 'integrations'] as const) {
-    const value = fields[name];
-    if (value !== undefined && !isObject(value)) return reject(400, `field '${name}' must be an object`);
-    const batchDefault = name === 'context' || name === 'integrations' ? context.batchDefaults?.[name] : undefined;
-    objects[name] = { ...(isObject(batchDefault) ? batchDefault : {}), ...(value as Record<string, unknown> | undefined) };
-  }
+  // Fresh plain objects (the batch's defaults first, the event's own fields over them), so
+  // nothing downstream shares or mutates the sender's parsed body.
+  const properties = objectField(fields.properties, undefined);
+  if (properties === undefined) return reject(400, "field 'properties' must be an object");
+  const traits = objectField(fields.traits, undefined);
+  if (traits === undefined) return reject(400, "field 'traits' must be an object");
+  const eventContext = objectField(fields.context, context.batchDefaults?.context);
+  if (eventContext === undefined) return reject(400, "field 'context' must be an object");
+  const integrations = objectField(fields.integrations, context.batchDefaults?.integrations);
+  if (integrations === undefined) return reject(400, "field 'integrations' must be an object");
 
-  // What the sender chose, canonically spelled: the input of a derived messageId.
-  const content: Record<string, unknown> = {
-    type: eventType,
-    userId,
-    anonymousId,
-    timestamp: times.timestamp,
-    context: objects.context,
-    integrations: objects.integrations,
-  };
+  let candidate: Record<string, unknown>;
+  // One literal per type, in the order the event always had (type, userId, ..., receivedAt).
   if (eventType === 'track') {
     if (typeof fields.event !== 'string' || fields.event.trim() === '') {
       return reject(400, "field 'event' is required for track: the name of the event, e.g. 'Message Sent'");
     }
-    if (parseDelta(objects.properties.delta) === undefined) {
+    if (parseDelta(properties.delta) === undefined) {
       return reject(400, "field 'properties.delta' must be a finite number or a numeric string");
     }
-    Object.assign(content, { event: fields.event, properties: objects.properties });
+    candidate = {
+      type: eventType,
+      userId,
+      anonymousId: anonymousId ?? null,
+      timestamp: timestamp ?? context.receivedAt,
+      context: eventContext,
+      integrations,
+      event: fields.event,
+      properties,
+      messageId: sentMessageId,
+      sentAt: sentAt ?? null,
+      receivedAt: receivedAt ?? null,
+    };
+    // What the sender chose, canonically spelled: the input of a derived messageId.
+    candidate.messageId ??= contentMessageId(context.accountId, { type: eventType, userId, anonymousId, timestamp, context: eventContext, integrations, event: fields.event, properties });
   } else {
-    Object.assign(content, { traits: objects.traits });
+    candidate = {
+      type: eventType,
+      userId,
+      anonymousId: anonymousId ?? null,
+      timestamp: timestamp ?? context.receivedAt,
+      context: eventContext,
+      integrations,
+      traits,
+      messageId: sentMessageId,
+      sentAt: sentAt ?? null,
+      receivedAt: receivedAt ?? null,
+    };
+    candidate.messageId ??= contentMessageId(context.accountId, { type: eventType, userId, anonymousId, timestamp, context: eventContext, integrations, traits });
   }
 
-  const candidate = {
-    ...content,
-    anonymousId: anonymousId ?? null,
-    messageId: sentMessageId ?? contentMessageId(context.accountId, content),
-    timestamp: times.timestamp ?? context.receivedAt,
-    sentAt: times.sentAt ?? null,
-    receivedAt: times.receivedAt ?? null,
-  };
   // The checks above give the precise messages. What is left of segmentEvent
   // (string lengths, instant format) is checked directly: running the whole
   // zod schema on every event was a large share of the gateway's CPU. Anything
@@ -148,6 +159,25 @@ export function normalizeEvent(raw: unknown, context: NormalizeContext): Normali
   const parsed = segmentEvent.safeParse(candidate);
   if (!parsed.success) return reject(400, describeZodError(parsed.error, 'event'));
   return { ok: true, event: parsed.data };
+}
+
+const LONGEST_PLACEHOLDER = Math.max(...[...PLACEHOLDER_IDS].map((id) => id.length));
+const INVALID = Symbol('invalid instant');
+const invalidInstant = (name: 'timestamp' | 'sentAt' | 'receivedAt'): Normalized =>
+  reject(400, `field '${name}' is not a valid date-time: send ISO-8601, e.g. 2024-05-01T10:00:00Z`);
+/** An absent instant (undefined or null) is undefined; one that cannot be read is INVALID. */
+const readInstant = (value: unknown): string | undefined | typeof INVALID =>
+  value === undefined || value === null ? undefined : (toIsoInstant(value) ?? INVALID);
+
+/**
+ * A copy of the object field `value` over `batchDefault` (when that is an object); `{}` when
+ * the field is absent; undefined when it is present but not an object.
+ */
+function objectField(value: unknown, batchDefault: unknown): Record<string, unknown> | undefined {
+  if (value !== undefined && !isObject(value)) return undefined;
+  const own = value as Record<string, unknown> | undefined;
+  if (isObject(batchDefault)) return { ...batchDefault, ...own };
+  return own === undefined ? {} : { ...own };
 }
 
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
