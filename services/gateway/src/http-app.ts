@@ -5,7 +5,8 @@ import { gatewayMetrics } from './metrics';
 import { openApiDocument } from './openapi/document';
 import type { EventSink } from './ports';
 import { adminProxyRoutes, type AdminProxyConfig } from './routes/admin-proxy';
-import { ingestRoutes } from './routes/ingest';
+import { Ingest, unsupportedCallRoutes } from './routes/ingest';
+import { ingestListener } from './routes/ingest-listener';
 
 export const MAX_REQUEST_BYTES = 500 * 1024;
 
@@ -24,9 +25,16 @@ export interface HttpAppDeps {
 
 /** The gateway's HTTP surface, without listening: app.ts starts it, unit tests use inject(). */
 export function buildHttpApp(config: HttpAppConfig, deps: HttpAppDeps): FastifyInstance {
-  const app = createHttpServer({ logger: deps.logger, metrics: deps.metrics, ready: deps.ready, bodyLimit: MAX_REQUEST_BYTES });
   const metrics = gatewayMetrics(deps.metrics);
+  const ingest = new Ingest({ sink: deps.sink, metrics, ...(deps.now ? { now: deps.now } : {}) });
+  let closing = false;
+  const intercept = ingestListener({ ingest, keys: deps.keys, metrics, logger: deps.logger, bodyLimit: MAX_REQUEST_BYTES, closing: () => closing });
+  const app = createHttpServer({ logger: deps.logger, metrics: deps.metrics, ready: deps.ready, bodyLimit: MAX_REQUEST_BYTES, intercept });
   app.decorateRequest('accountId', '');
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
 
   app.addHook('onResponse', (request, reply, done) => {
     // The route pattern, not the URL: ids in admin paths would explode the series count.
@@ -40,7 +48,8 @@ export function buildHttpApp(config: HttpAppConfig, deps: HttpAppDeps): FastifyI
 
   void app.register(async (v1) => {
     v1.addHook('onRequest', authenticate(deps.keys));
-    void v1.register(ingestRoutes, { sink: deps.sink, metrics, ...(deps.now ? { now: deps.now } : {}) });
+    // POST /v1/segment|identify|track|batch never reach fastify: ingestListener serves them.
+    void v1.register(unsupportedCallRoutes);
     void v1.register(adminProxyRoutes, config.admin);
   });
   return app;

@@ -12,6 +12,9 @@ declare module 'fastify' {
 
 const INFO_OR_LOWER = new Set(['info', 'debug', 'trace']);
 
+export const MISSING_API_KEY = 'missing API key: send Authorization: Basic base64(apiKey + ":") or Bearer <apiKey>';
+export const UNKNOWN_API_KEY = 'unknown or revoked API key';
+
 /**
  * onRequest hook: runs before the body is read, so a request with a bad key
  * costs no parsing. Never logs the key. Callback style with a synchronous
@@ -20,7 +23,7 @@ const INFO_OR_LOWER = new Set(['info', 'debug', 'trace']);
  */
 export function authenticate(keys: KeyCache) {
   function admit(request: FastifyRequest, accountId: string | null, done: HookHandlerDoneFunction): void {
-    if (!accountId) return done(httpError(401, 'unknown or revoked API key'));
+    if (!accountId) return done(httpError(401, UNKNOWN_API_KEY));
     request.accountId = accountId;
     // A child logger per request costs measurable throughput; bind the account only when info logs are written.
     if (INFO_OR_LOWER.has(request.log.level)) request.log = request.log.child({ accountId });
@@ -29,7 +32,7 @@ export function authenticate(keys: KeyCache) {
   return function authenticateRequest(request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
     const apiKey = apiKeyFromAuthorization(request.headers.authorization);
     if (!apiKey) {
-      return done(httpError(401, 'missing API key: send Authorization: Basic base64(apiKey + ":") or Bearer <apiKey>'));
+      return done(httpError(401, MISSING_API_KEY));
     }
     const cached = keys.cached(apiKey);
     if (cached !== undefined) return admit(request, cached, done);

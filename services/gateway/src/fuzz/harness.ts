@@ -3,7 +3,7 @@ import { MAX_EVENT_BYTES } from '../domain/normalize';
 import { appUnderTest, basic, bearer, KEY } from '../testing/app-under-test';
 import type { Route } from './arbitraries';
 
-// Drives the gateway's HTTP app in process (inject(), in-memory ports) and
+// Drives the gateway's HTTP app in process (light-my-request through the server's listener, in-memory ports) and
 // checks what must hold for ANY input: no 5xx, a clean `{ message }` on every
 // refusal, and the sink holding exactly what a 2xx said was accepted.
 
@@ -26,7 +26,7 @@ export function harness() {
     /** POSTs `payload` as-is (text or bytes) with content-type application/json. */
     async post(route: Route | string, payload: string | Buffer, headers: Record<string, string> = {}): Promise<Outcome> {
       app.sink.stored.length = 0;
-      const response = await app.app.inject({ method: 'POST', url: route, payload, headers: { 'content-type': 'application/json', ...headers } });
+      const response = await app.inject({ method: 'POST', url: route, payload, headers: { 'content-type': 'application/json', ...headers } });
       return { status: response.statusCode, body: response.body, stored: app.sink.events };
     },
   };

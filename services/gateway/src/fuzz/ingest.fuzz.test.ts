@@ -207,7 +207,7 @@ describe('ingest fuzzing: request framing', () => {
   it('answers any content-type, method and URL variant below 500 with a clean message', () =>
     run(fc.asyncProperty(url, fc.constantFrom('POST', 'PUT', 'GET', 'DELETE', 'PATCH', 'OPTIONS'), contentType, validEvent, async (path, method, type, event) => {
       gw.app.sink.stored.length = 0;
-      const response = await gw.app.app.inject({ method: method as 'POST', url: path, payload: method === 'GET' ? undefined : JSON.stringify(event), headers: { 'content-type': type, authorization: authHeader('basic') } });
+      const response = await gw.app.inject({ method: method as 'POST', url: path, payload: method === 'GET' ? undefined : JSON.stringify(event), headers: { 'content-type': type, authorization: authHeader('basic') } });
       checkAnswer({ status: response.statusCode, body: response.body, stored: gw.app.sink.events });
     }), 400));
 });

@@ -1,5 +1,6 @@
 import { appUnderTest, closeApps, KEY } from '../testing/app-under-test';
 import { ADMIN_ROUTES } from '../routes/admin-proxy';
+import { INGEST_ROUTES } from '../routes/ingest';
 import { ADMIN_ROUTE_SPECS } from './document';
 
 afterEach(closeApps);
@@ -31,11 +32,15 @@ describe('/openapi.json', () => {
 
   it('documents every route the gateway serves under /v1, and every admin prefix it forwards', async () => {
     const { app, routes } = await documentedRoutes();
-    // printRoutes lists each served path with its methods, e.g. "├── /v1/page (POST)".
-    const served = [...app.app.printRoutes({ commonPrefix: false }).matchAll(/(\/v1\/\S+) \(([^)]+)\)/g)].map(([, path, methods]) => ({
-      path: path!,
-      methods: methods!.split(', ').filter((method) => method !== 'HEAD'),
-    }));
+    // printRoutes lists each path fastify serves with its methods, e.g. "├── /v1/page (POST)"; the
+    // ingest routes are served ahead of fastify by the ingest listener.
+    const served = [
+      ...[...app.app.printRoutes({ commonPrefix: false }).matchAll(/(\/v1\/\S+) \(([^)]+)\)/g)].map(([, path, methods]) => ({
+        path: path!,
+        methods: methods!.split(', ').filter((method) => method !== 'HEAD'),
+      })),
+      ...INGEST_ROUTES.map((path) => ({ path, methods: ['POST'] })),
+    ];
     expect(served.map(({ path }) => path)).toEqual(expect.arrayContaining(['/v1/segment', '/v1/track', '/v1/page', '/v1/alias']));
     const proxied = new Set(ADMIN_ROUTES.map(({ prefix }) => prefix));
     // A route of its own must be in the document with each method; a forwarded prefix by at least one path under it.

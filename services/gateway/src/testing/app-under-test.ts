@@ -1,5 +1,7 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type FastifyInstance, createLogger, createMetrics, UnavailableError } from '@kana/platform';
+import inject, { type InjectOptions, type Response as InjectedResponse } from 'light-my-request';
+import { type FastifyInstance, type Logger, createLogger, createMetrics, UnavailableError } from '@kana/platform';
 import { KeyCache } from '../auth/key-cache';
 import { buildHttpApp } from '../http-app';
 import { MemoryEventSink, MemoryKeyStore } from './memory-adapters';
@@ -8,7 +10,7 @@ export const KEY = 'kana_live_test-key-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa';
 export const OTHER_KEY = 'kana_live_test-key-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb';
 
 /** The gateway's HTTP app over in-memory ports, for inject() tests. */
-export function appUnderTest(options: { upstreams?: Partial<Record<'identity' | 'rules' | 'usage', string>> } = {}) {
+export function appUnderTest(options: { upstreams?: Partial<Record<'identity' | 'rules' | 'usage', string>>; logger?: Logger } = {}) {
   const store = new MemoryKeyStore().add(KEY, 'acc_1').add(OTHER_KEY, 'acc_2');
   const sink = new MemoryEventSink();
   const metrics = createMetrics('gateway-test', { defaults: false });
@@ -22,7 +24,7 @@ export function appUnderTest(options: { upstreams?: Partial<Record<'identity' | 
         bodyLimit: 10 * 1024 * 1024,
       },
     },
-    { logger: createLogger({ name: 'gateway-test', level: 'silent' }), metrics, keys, sink, ready: () => true, now: () => new Date('2024-05-02T00:00:00Z') },
+    { logger: options.logger ?? createLogger({ name: 'gateway-test', level: 'silent' }), metrics, keys, sink, ready: () => true, now: () => new Date('2024-05-02T00:00:00Z') },
   );
   open.push(app);
   return {
@@ -32,6 +34,15 @@ export function appUnderTest(options: { upstreams?: Partial<Record<'identity' | 
     metrics,
     kafkaDown: () => (sink.failWith = new UnavailableError('the events could not be stored (Kafka unavailable); retry later')),
     request: (method: string, url: string, options: { body?: unknown; headers?: Record<string, string> } = {}) => call(app, method, url, options),
+    /**
+     * In process, through the same listener as real HTTP (the ingest listener, then fastify):
+     * fastify's own inject() would skip the ingest listener, which serves the ingest routes.
+     */
+    inject: async (options: InjectOptions): Promise<InjectedResponse> => {
+      await app.ready();
+      const [listener] = app.server.listeners('request') as ((request: IncomingMessage, response: ServerResponse) => void)[];
+      return inject(listener!, options);
+    },
   };
 }
 
