@@ -8,8 +8,29 @@ const NO_ZONE = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/;
 const MIN_MS = Date.UTC(1970, 0, 1);
 const MAX_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
+// What Date#toISOString() gives for 1970-9999: when a sender already writes that (Segment's
+// libraries do), the text is its own answer, without formatting a Date. Left to the general
+// path, which may answer differently: hour 24 (Date reads 24:00 as the next day's midnight)
+// and a day past the end of its month (Date rolls 2023-02-29 over to March 1).
+const CANONICAL = /^\d{4}-\d{2}-\d{2}T(?:[01]\d|2[0-3]):\d{2}:\d{2}\.\d{3}Z$/;
+
 /** The instant as ISO UTC, or undefined when it cannot be read as one. */
 export function toIsoInstant(value: unknown): string | undefined {
+  if (typeof value === 'string' && CANONICAL.test(value) && Number(value.slice(8, 10)) <= daysInMonth(Number(value.slice(0, 4)), Number(value.slice(5, 7)))) {
+    // Date.parse refuses (NaN) month 00 or 13+, day 00, minute or second 60+.
+    const ms = Date.parse(value);
+    return Number.isFinite(ms) && ms >= MIN_MS && ms <= MAX_MS ? value : undefined;
+  }
+  return toIsoInstantParsed(value);
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
+
+/** toIsoInstant without the shortcut for canonical text (exported for the test that compares both). */
+export function toIsoInstantParsed(value: unknown): string | undefined {
   let ms: number;
   if (typeof value === 'number') {
     ms = value;

@@ -48,6 +48,9 @@ const refuse = (status: number, message: string): IngestAnswer => ({ status, bod
  * make harmless. Every other outcome is an answer, never an exception.
  */
 export class Ingest {
+  // The time received as ISO text, formatted once per millisecond rather than once per request.
+  private clock = { ms: NaN, iso: '' };
+
   constructor(private readonly deps: IngestDeps) {}
 
   handle(request: IngestRequest): Promise<IngestAnswer> {
@@ -64,9 +67,16 @@ export class Ingest {
   }
 
   private context(request: IngestRequest, extra: Partial<NormalizeContext> = {}): NormalizeContext & { requestId: string } {
-    const receivedAt = (this.deps.now ? this.deps.now() : new Date()).toISOString();
+    const receivedAt = this.receivedAt();
     const requestBytes = request.requestBytes !== undefined && request.requestBytes > 0 ? request.requestBytes : undefined;
     return { accountId: request.accountId, receivedAt, requestId: randomUUID(), ...(requestBytes ? { requestBytes } : {}), ...extra };
+  }
+
+  private receivedAt(): string {
+    if (this.deps.now) return this.deps.now().toISOString();
+    const ms = Date.now();
+    if (ms !== this.clock.ms) this.clock = { ms, iso: new Date(ms).toISOString() };
+    return this.clock.iso;
   }
 
   private async one(request: IngestRequest, impliedType: NormalizeContext['impliedType']): Promise<IngestAnswer> {
