@@ -11,6 +11,7 @@ import {
   usageRecord,
 } from './messages';
 import { type TopicKey, type TopicNames, valueSubject } from './topics';
+import { isExactReprocessMessage, isExactTrackMessage } from './codec-fast-path';
 
 /** The zod schema of each topic's values; the DLQ carries raw bytes and has none. */
 export const TOPIC_VALUE_SCHEMAS = {
@@ -34,6 +35,11 @@ export function jsonSchemaOf(topic: EncodedTopic): Record<string, unknown> {
   const schema = z.toJSONSchema(TOPIC_VALUE_SCHEMAS[topic], { target: 'draft-7', io: 'output' }) as Record<string, unknown>;
   return { ...schema, title: topic };
 }
+
+/** What EventCodec.decodeKnown returns for a schema id the registry has not confirmed yet. */
+export const UNKNOWN_SCHEMA_ID: unique symbol = Symbol('unknown schema id');
+
+const EXACT_CHECKS: Partial<Record<EncodedTopic, (raw: unknown) => boolean>> = { track: isExactTrackMessage, reprocess: isExactReprocessMessage };
 
 export class DecodeError extends Error {
   override readonly name = 'DecodeError';
@@ -124,24 +130,42 @@ export class EventCodec {
    * registry that cannot be reached is not (the batch is retried).
    */
   async decode<K extends EncodedTopic>(topic: K, bytes: Buffer | null): Promise<TopicValue<K>> {
+    const known = this.decodeKnown(topic, bytes);
+    if (known !== UNKNOWN_SCHEMA_ID) return known;
+    const id = bytes!.readInt32BE(1);
+    // One registry request per unknown id, however many messages of a batch carry it.
+    let check = this.checking.get(id);
+    if (!check) {
+      check = this.checkSchemaId(id).finally(() => this.checking.delete(id));
+      this.checking.set(id, check);
+    }
+    await check;
+    return this.parse(topic, id, bytes!);
+  }
+
+  /**
+   * decode() without a promise, for a consumer's batch loop: the same value or DecodeError, or
+   * UNKNOWN_SCHEMA_ID when the registry has not confirmed the message's schema id yet (then call
+   * decode(), which asks it once).
+   */
+  decodeKnown<K extends EncodedTopic>(topic: K, bytes: Buffer | null): TopicValue<K> | typeof UNKNOWN_SCHEMA_ID {
     if (!bytes || bytes.length === 0) throw new DecodeError('empty message value');
     if (bytes.length < 5 || bytes[0] !== 0) throw new DecodeError(`not decodable with the registry: not in the Confluent wire format (magic byte ${bytes[0]}, ${bytes.length} bytes)`);
     const id = bytes.readInt32BE(1);
-    if (!this.knownIds.has(id)) {
-      // One registry request per unknown id, however many messages of a batch carry it.
-      let check = this.checking.get(id);
-      if (!check) {
-        check = this.checkSchemaId(id).finally(() => this.checking.delete(id));
-        this.checking.set(id, check);
-      }
-      await check;
-    }
+    if (!this.knownIds.has(id)) return UNKNOWN_SCHEMA_ID;
+    return this.parse(topic, id, bytes);
+  }
+
+  private parse<K extends EncodedTopic>(topic: K, id: number, bytes: Buffer): TopicValue<K> {
     let raw: unknown;
     try {
       raw = JSON.parse(bytes.toString('utf8', 5));
     } catch (error) {
       throw new DecodeError(`not decodable with the registry: schema ${id} is JSON but the value is not: ${(error as Error).message}`);
     }
+    // Track events: the parsed JSON itself when zod would return an equal value (see codec-fast-path).
+    const exact = EXACT_CHECKS[topic];
+    if (exact && exact(raw)) return raw as TopicValue<K>;
     const parsed = TOPIC_VALUE_SCHEMAS[topic].safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];

@@ -6,8 +6,10 @@ import { z } from 'zod';
 
 export const jsonObject = z.record(z.string(), z.unknown());
 
+export const ISO_INSTANT_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
+
 /** An ISO-8601 instant in UTC, as the gateway writes it (`Date#toISOString`). */
-export const isoInstant = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/, 'an ISO-8601 UTC timestamp');
+export const isoInstant = z.string().regex(ISO_INSTANT_PATTERN, 'an ISO-8601 UTC timestamp');
 
 const common = {
   messageId: z.string().min(1).max(512),

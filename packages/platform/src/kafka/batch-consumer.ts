@@ -1,6 +1,6 @@
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
-import { DLQ_HEADERS, DecodeError, type EncodedTopic, type EventCodec, type TopicValue } from '@kana/schemas';
+import { DLQ_HEADERS, DecodeError, UNKNOWN_SCHEMA_ID, type EncodedTopic, type EventCodec, type TopicValue } from '@kana/schemas';
 import { isRetriable } from '../errors';
 import type { Component } from '../lifecycle';
 import { counter, type Registry } from '../metrics';
@@ -202,17 +202,32 @@ export class BatchConsumer<K extends EncodedTopic> implements Component {
     const { topic, partition } = batch;
     const decoded: ConsumedMessage<TopicValue<K>>[] = [];
     const deadLetters: DeadLetter[] = [];
-    await Promise.all(
-      batch.messages.map(async (message) => {
-        try {
-          decoded.push(toConsumed(topic, partition, message, await this.deps.codec.decode(this.config.topic, message.value)));
-        } catch (error) {
-          if (!(error instanceof DecodeError)) throw error;
-          deadLetters.push({ offset: message.offset, reason: error.message });
-        }
-      }),
-    );
-    decoded.sort((a, b) => compareOffsets(a.offset, b.offset));
+    // One synchronous pass (no promise per message); only messages whose schema id the registry has not
+    // confirmed yet wait for it, all together, and are put back in offset order.
+    const unconfirmed: KafkaMessage[] = [];
+    for (const message of batch.messages) {
+      try {
+        const value = this.deps.codec.decodeKnown(this.config.topic, message.value);
+        if (value === UNKNOWN_SCHEMA_ID) unconfirmed.push(message);
+        else decoded.push(toConsumed(topic, partition, message, value));
+      } catch (error) {
+        if (!(error instanceof DecodeError)) throw error;
+        deadLetters.push({ offset: message.offset, reason: error.message });
+      }
+    }
+    if (unconfirmed.length > 0) {
+      await Promise.all(
+        unconfirmed.map(async (message) => {
+          try {
+            decoded.push(toConsumed(topic, partition, message, await this.deps.codec.decode(this.config.topic, message.value)));
+          } catch (error) {
+            if (!(error instanceof DecodeError)) throw error;
+            deadLetters.push({ offset: message.offset, reason: error.message });
+          }
+        }),
+      );
+      decoded.sort((a, b) => compareOffsets(a.offset, b.offset));
+    }
 
     const context = { partition, heartbeat };
     const keepGoing = () => isRunning() && !isStale();
@@ -303,8 +318,12 @@ export class BatchConsumer<K extends EncodedTopic> implements Component {
 
 function toConsumed<T>(topic: string, partition: number, message: KafkaMessage, value: T): ConsumedMessage<T> {
   const headers: Record<string, string> = {};
-  for (const [name, header] of Object.entries(message.headers ?? {})) {
-    if (header !== undefined) headers[name] = Array.isArray(header) ? String(header[0]) : String(header);
+  const raw = message.headers;
+  if (raw) {
+    for (const name of Object.keys(raw)) {
+      const header = raw[name];
+      if (header !== undefined) headers[name] = Array.isArray(header) ? String(header[0]) : String(header);
+    }
   }
   return { topic, partition, offset: message.offset, key: message.key?.toString() ?? null, value, timestamp: message.timestamp, headers };
 }

@@ -35,11 +35,12 @@ export function eventKey(accountId: string, messageId: string): string {
 }
 
 /** Per account, the oldest snapshot version this batch may be evaluated against. */
-export function snapshotNeeds(messages: Incoming[]): Map<string, number> {
+export function snapshotNeeds(messages: readonly Incoming[]): Map<string, number> {
   const needs = new Map<string, number>();
   for (const { value } of messages) {
     const min = 'minRulesVersion' in value ? value.minRulesVersion : 0;
-    needs.set(value.accountId, Math.max(needs.get(value.accountId) ?? 0, min));
+    const current = needs.get(value.accountId);
+    if (current === undefined || min > current) needs.set(value.accountId, min);
   }
   return needs;
 }
@@ -53,7 +54,7 @@ export function snapshotNeeds(messages: Incoming[]): Map<string, number> {
  */
 export function planBatch(
   source: 'track' | 'reprocess',
-  messages: Incoming[],
+  messages: readonly Incoming[],
   snapshots: ReadonlyMap<string, RulesSnapshot>,
 ): { planned: PlannedEvent[]; deadLetters: DeadLetter[] } {
   const planned: PlannedEvent[] = [];
