@@ -33,6 +33,12 @@ export interface BatchConsumerConfig<K extends EncodedTopic> {
   topic: K;
   partitionsConsumedConcurrently?: number;
   maxBytesPerPartition?: number;
+  /**
+   * Bytes of one fetch request over all partitions (kafkajs default 10 MB). kafkajs hands a fetch's batches to
+   * the partitions in flight and fetches again only when every one of them is handled, so a fetch that fills
+   * only some partitions leaves the others idle for the round.
+   */
+  maxBytes?: number;
   /** Cap of the retry backoff while a retriable error (database down, no rules snapshot) persists. */
   maxBackoffMs?: number;
   /**
@@ -129,6 +135,7 @@ export class BatchConsumer<K extends EncodedTopic> implements Component {
     const consumer = this.deps.kafka.consumer({
       groupId: this.config.groupId,
       maxBytesPerPartition: this.config.maxBytesPerPartition ?? 4 * 1024 * 1024,
+      ...(this.config.maxBytes !== undefined && { maxBytes: this.config.maxBytes }),
       sessionTimeout: 30_000,
       heartbeatInterval: 3_000,
       allowAutoTopicCreation: false,
