@@ -1,7 +1,7 @@
 import { ACCOUNT_HEADER, inTransaction, type CoalescingProducer } from '@kana/platform';
 import { readRawTopic, uniqueId, waitFor } from '@kana/platform/testing';
 import { userKey, type ReprocessedMessage, type UnmappedMessage } from '@kana/schemas';
-import { recordOutcomes } from './adapters/pg-jobs';
+import { recordVerdicts } from './adapters/pg-jobs';
 import { anUnmappedMessage, httpCall, startRulesWithUsage } from '../test/harness';
 
 // A reprocess job whose events usage does not all report on (here: one it
@@ -68,11 +68,16 @@ describe('a reprocess job usage does not fully report on', () => {
     const dead = await readRawTopic(rules.app.codec.topicName('dlq'), (messages) => messages.length >= 1);
     expect(dead).toHaveLength(1);
 
-    // A verdict for the missing event arriving after the job settled counts, once.
-    const late: ReprocessedMessage = { schemaVersion: 1, accountId, jobId, messageId: bad.event.messageId, userId: 'u1', mapped: false, rulesVersion: 2 };
+    // A verdict for the missing event arriving after the job settled counts, once. Usage echoes the
+    // jobId the event was republished with (the job's id and the event's address in the job's pages).
+    const republished = await readRawTopic(rules.app.codec.topicName('reprocess'), (messages) => messages.length >= 3);
+    const values = await Promise.all(republished.map((message) => rules.app.codec.decode('reprocess', message.value)));
+    const sentWith = values.find((value) => value.event.messageId === bad.event.messageId)!.jobId;
+    expect(sentWith.startsWith(`${jobId}/`)).toBe(true);
+    const late: ReprocessedMessage = { schemaVersion: 1, accountId, jobId: sentWith, messageId: bad.event.messageId, userId: 'u1', mapped: false, rulesVersion: 2 };
     await send('reprocessed', [late]);
     await waitFor(async () => (await as('GET', `/v1/reprocess-jobs/${jobId}`)).json().processed === 3, { timeoutMs: 30_000, what: 'the late verdict counted' });
-    await inTransaction(rules.app.pool, (tx) => recordOutcomes(tx, [{ jobId, accountId, messageId: bad.event.messageId, mapped: false }])); // redelivered
+    await inTransaction(rules.app.pool, (tx) => recordVerdicts(tx, [{ jobId: sentWith, accountId, messageId: bad.event.messageId, mapped: false }])); // redelivered
     await rules.app.worker.sweep(); // folds the finished job's counts into its row
     expect((await as('GET', `/v1/reprocess-jobs/${jobId}`)).json()).toMatchObject({ status: 'done', total: 3, processed: 3, mapped: 2 });
   }, 120_000);

@@ -1,6 +1,8 @@
 import { ACCOUNT_HEADER, type CoalescingProducer } from '@kana/platform';
 import { uniqueId, waitFor } from '@kana/platform/testing';
 import { userKey, type TrackMessage } from '@kana/schemas';
+import * as jobs from './adapters/pg-jobs';
+import { takeRecordedPage } from './adapters/pg-unmapped-store';
 import { aTrackEvent, httpCall, startRulesWithUsage } from '../test/harness';
 
 // The retroactive path through the real stack and the real usage service:
@@ -156,6 +158,57 @@ describe('retroactive reprocessing with the real usage service', () => {
     expect(done).toMatchObject({ total: 2000, processed: 2000, mapped: 2000 });
     expect(await usageTotal(accountId, 'c')).toBe(2000);
     await waitFor(async () => (await countStored(accountId)) === 0, { what: 'unmapped store emptied' });
+  }, 120_000);
+
+  it('a page recorded but never sent (crash between record and send) goes out on resume, each event counted once', async () => {
+    const accountId = uniqueId('acc');
+    const as = admin(accountId);
+    await as('POST', '/v1/features', { id: 'd', name: 'D' });
+    await track(accountId, Array.from({ length: 450 }, (_, i) => aTrackEvent({ event: 'D', userId: `u${i % 10}` })));
+    await waitFor(async () => (await countStored(accountId)) === 450, { timeoutMs: 60_000, what: '450 unmapped events' });
+
+    await rules.app.worker.stop(); // nobody walks the job yet
+    try {
+      await as('POST', '/v1/rules', { featureId: 'd', eventName: 'D' });
+      const job = await latestJob(accountId);
+      expect(job).toMatchObject({ status: 'running', total: 450 });
+      // What a walker that died right after recording its first page leaves: page 1 recorded, nothing sent, no cursor.
+      const stored = await jobs.getJobById(rules.app.pool, job.id);
+      const { events } = await takeRecordedPage(rules.app.pool, job.id, 1, accountId, stored!.rulesVersion, stored!.selection, 100);
+      expect(events).toHaveLength(100);
+    } finally {
+      await rules.app.worker.start();
+    }
+    const done = await jobDone(accountId, (await latestJob(accountId)).id);
+    expect(done).toMatchObject({ total: 450, processed: 450, mapped: 450 });
+    expect(await usageTotal(accountId, 'd')).toBe(450);
+    await waitFor(async () => (await countStored(accountId)) === 0, { what: 'unmapped store emptied' });
+  }, 120_000);
+
+  it('a job created before pages were recorded still walks by reprocess items and counts every event once', async () => {
+    const accountId = uniqueId('acc');
+    const as = admin(accountId);
+    await as('POST', '/v1/features', { id: 'e', name: 'E' });
+    await track(accountId, Array.from({ length: 350 }, (_, i) => aTrackEvent({ event: 'E', userId: `u${i % 10}` })));
+    await waitFor(async () => (await countStored(accountId)) === 350, { timeoutMs: 60_000, what: '350 unmapped events' });
+
+    await rules.app.worker.stop();
+    try {
+      await as('POST', '/v1/rules', { featureId: 'e', eventName: 'E' });
+      // As migration 005 leaves a job that was running when it ran.
+      await rules.app.pool.query('UPDATE reprocess_jobs SET paged = false WHERE id = $1', [(await latestJob(accountId)).id]);
+    } finally {
+      await rules.app.worker.start();
+    }
+    const job = await latestJob(accountId);
+    const done = await jobDone(accountId, job.id);
+    expect(done).toMatchObject({ total: 350, processed: 350, mapped: 350 });
+    const { rows } = await rules.app.pool.query<{ items: string; pages: string }>(
+      `SELECT (SELECT count(*) FROM reprocess_items WHERE job_id = $1) AS items, (SELECT count(*) FROM reprocess_pages WHERE job_id = $1) AS pages`,
+      [job.id],
+    );
+    expect(rows[0]).toEqual({ items: '350', pages: '0' });
+    expect(await usageTotal(accountId, 'e')).toBe(350);
   }, 120_000);
 
   async function jobRow(id: string): Promise<{ published: number }> {

@@ -22,6 +22,13 @@ import { countSelected, type Position } from './pg-unmapped-store';
 // with processed < total; it still counts a verdict that arrives later
 // (each (job, event) at most once), so its numbers never go past the truth.
 //
+// What a job sent: one reprocess_pages row per page (its message ids, one
+// verdict character per event), recorded before the page is sent; each event
+// goes out with its address "<job>/<page>/<index>" as the jobId and usage's
+// verdict echoes it, so a verdict counts when its character was still '0'.
+// Jobs created before migration 005 (paged = false) keep one reprocess_items
+// row per event, matched by (job, messageId).
+//
 // Counters: verdicts are appended to reprocess_progress (one delta row per
 // job per consumed batch) instead of rewriting the job row, which the
 // walker, every reprocessed batch and every GET would otherwise queue on.
@@ -40,6 +47,8 @@ export interface Job {
   selection: Selection;
   cursor: Position | undefined;
   walkDone: boolean;
+  /** Records what it sent per page (reprocess_pages, addressed verdicts); false for jobs created before that (reprocess_items). */
+  paged: boolean;
   total: number;
   published: number;
   processed: number;
@@ -49,7 +58,7 @@ export interface Job {
 
 /** Columns of a job row aliased `j`, with the verdict counters (folded + deltas). */
 const COLUMNS = `j.id, j.account_id, j.rules_version, j.status, j.event_names, j.feature_ids, j.cursor_time::text AS cursor_time, j.cursor_message_id,
-  j.walk_done, j.total, j.published, j.created_at,
+  j.walk_done, j.paged, j.total, j.published, j.created_at,
   j.processed + COALESCE(d.processed, 0) AS processed, j.mapped + COALESCE(d.mapped, 0) AS mapped`;
 const DELTAS = `LEFT JOIN LATERAL (
     SELECT sum(p.processed) AS processed, sum(p.mapped) AS mapped FROM reprocess_progress p WHERE p.job_id = j.id
@@ -64,6 +73,7 @@ function toJob(row: Record<string, unknown>): Job {
     selection: { eventNames: row.event_names as string[], featureIds: row.feature_ids as string[] },
     cursor: row.cursor_time ? { eventTime: row.cursor_time as string, messageId: row.cursor_message_id as string } : undefined,
     walkDone: row.walk_done as boolean,
+    paged: row.paged as boolean,
     total: Number(row.total),
     published: Number(row.published),
     processed: Number(row.processed),
@@ -88,8 +98,8 @@ export async function startJob(tx: PoolClient, accountId: string, version: numbe
   const done = total === 0;
   const id = randomUUID();
   await tx.query(
-    `INSERT INTO reprocess_jobs (id, account_id, rules_version, status, event_names, feature_ids, walk_done, total, finished_at, walked_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $7 THEN now() END, CASE WHEN $7 THEN now() END)`,
+    `INSERT INTO reprocess_jobs (id, account_id, rules_version, status, event_names, feature_ids, walk_done, total, finished_at, walked_at, paged)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $7 THEN now() END, CASE WHEN $7 THEN now() END, true)`,
     [id, accountId, version, done ? 'done' : 'running', selection.eventNames, selection.featureIds, done, total],
   );
   return (await getJobById(tx, id))!;
@@ -148,12 +158,14 @@ export async function advanceCursor(db: Db, id: string, position: Position, adde
 
 /**
  * The walk reached the end: total and published become the exact number of
- * distinct events sent (its items; a page sent again after a crash added
- * none), and the settle interval starts. Done at once if every verdict is in.
+ * distinct events sent (its items or the events of its recorded pages; a page
+ * sent again after a crash added none), and the settle interval starts. Done
+ * at once if every verdict is in.
  */
 export async function finishWalk(db: Db, id: string): Promise<void> {
   await db.query(
-    `WITH sent AS (SELECT count(*) AS n FROM reprocess_items WHERE job_id = $1)
+    `WITH sent AS (SELECT (SELECT count(*) FROM reprocess_items WHERE job_id = $1)
+       + (SELECT COALESCE(sum(cardinality(message_ids)), 0) FROM reprocess_pages WHERE job_id = $1) AS n)
      UPDATE reprocess_jobs SET walk_done = true, total = sent.n, published = sent.n, walked_at = now(), updated_at = now()
      FROM sent WHERE id = $1 AND NOT walk_done`,
     [id],
@@ -276,4 +288,119 @@ export async function foldProgress(db: Db, limit: number): Promise<number> {
     );
   }
   return rows.length;
+}
+
+export interface RecordedPage {
+  pageNo: number;
+  messageIds: string[];
+  last: Position;
+}
+
+/**
+ * Where a paged job's walk stands: the pages recorded after its cursor (read
+ * and maybe sent, not known to be acknowledged: they are sent again, by their
+ * message ids, with the same addresses), and the last recorded page (the walk
+ * reads on after it).
+ */
+export async function recordedPages(db: Db, id: string, cursor: Position | undefined): Promise<{ unacknowledged: RecordedPage[]; lastPageNo: number; last: Position | undefined }> {
+  const { rows } = await db.query(
+    `SELECT page_no, last_time::text AS last_time, last_message_id,
+       CASE WHEN $2::timestamptz IS NULL OR (last_time, last_message_id) > ($2::timestamptz, $3::text) THEN message_ids END AS message_ids
+     FROM reprocess_pages WHERE job_id = $1 ORDER BY page_no`,
+    [id, cursor?.eventTime ?? null, cursor?.messageId ?? null],
+  );
+  const pages = rows.map((row) => ({
+    pageNo: row.page_no as number,
+    messageIds: row.message_ids as string[] | null,
+    last: { eventTime: row.last_time as string, messageId: row.last_message_id as string },
+  }));
+  const lastPage = pages[pages.length - 1];
+  return {
+    unacknowledged: pages.filter((page): page is RecordedPage => page.messageIds !== null),
+    lastPageNo: lastPage?.pageNo ?? 0,
+    last: lastPage?.last,
+  };
+}
+
+/** The job id a paged job republishes event `index` of page `pageNo` with; usage echoes it in the verdict. */
+export function addressOf(jobId: string, pageNo: number, index: number): string {
+  return `${jobId}/${pageNo}/${index}`;
+}
+
+const ADDRESS = /^([^/]+)\/(\d{1,9})\/(\d{1,9})$/;
+
+export function parseAddress(value: string): { jobId: string; pageNo: number; index: number } | undefined {
+  const match = ADDRESS.exec(value);
+  return match ? { jobId: match[1]!, pageNo: Number(match[2]), index: Number(match[3]) } : undefined;
+}
+
+/**
+ * Usage's verdicts, whichever way their job recorded what it sent: addressed
+ * ones (paged jobs) by their page, the others by reprocess_items. Each counts
+ * once per (job, event); a verdict for something the job did not send is ignored.
+ */
+export async function recordVerdicts(tx: PoolClient, outcomes: Outcome[]): Promise<void> {
+  const byItem: Outcome[] = [];
+  const byPage: (Outcome & { pageNo: number; index: number })[] = [];
+  for (const outcome of outcomes) {
+    const address = parseAddress(outcome.jobId);
+    if (address) byPage.push({ ...outcome, jobId: address.jobId, pageNo: address.pageNo, index: address.index });
+    else byItem.push(outcome);
+  }
+  await recordOutcomes(tx, byItem);
+  await recordPageOutcomes(tx, byPage);
+}
+
+/** A page's verdict characters. */
+const NO_VERDICT = 0x30; // '0'
+const NOT_MAPPED = 0x31; // '1'
+const MAPPED = 0x32; // '2'
+
+/**
+ * Addressed verdicts: the pages they name are read and locked (in key order,
+ * so two batches never deadlock), each verdict whose character is still '0'
+ * sets it ('1' processed, '2' mapped) and counts; the changed pages are
+ * written back and the counts appended as one delta row per job. A verdict
+ * whose job is another account's, whose page was never recorded or whose index
+ * is outside the page matches nothing and is ignored.
+ */
+async function recordPageOutcomes(tx: PoolClient, outcomes: (Outcome & { pageNo: number; index: number })[]): Promise<void> {
+  if (outcomes.length === 0) return;
+  const keys = new Map<string, { jobId: string; pageNo: number }>();
+  for (const outcome of outcomes) keys.set(`${outcome.jobId}/${outcome.pageNo}`, { jobId: outcome.jobId, pageNo: outcome.pageNo });
+  const wanted = [...keys.values()];
+  const { rows } = await tx.query<{ job_id: string; page_no: number; account_id: string; verdicts: string }>(
+    `SELECT p.job_id, p.page_no, j.account_id, p.verdicts
+     FROM reprocess_pages p JOIN reprocess_jobs j ON j.id = p.job_id
+     WHERE (p.job_id, p.page_no) IN (SELECT * FROM unnest($1::text[], $2::int[]))
+     ORDER BY p.job_id, p.page_no FOR UPDATE OF p`,
+    [wanted.map((key) => key.jobId), wanted.map((key) => key.pageNo)],
+  );
+  // One byte per event ('0', '1', '2' are one byte in latin1 as in UTF-8).
+  const pages = new Map(rows.map((row) => [`${row.job_id}/${row.page_no}`, { ...row, marks: Buffer.from(row.verdicts, 'latin1'), changed: false }]));
+  const counts = new Map<string, { processed: number; mapped: number }>();
+  for (const outcome of outcomes) {
+    const page = pages.get(`${outcome.jobId}/${outcome.pageNo}`);
+    if (!page || page.account_id !== outcome.accountId || outcome.index >= page.marks.length || page.marks[outcome.index] !== NO_VERDICT) continue;
+    page.marks[outcome.index] = outcome.mapped ? MAPPED : NOT_MAPPED;
+    page.changed = true;
+    const count = counts.get(outcome.jobId) ?? { processed: 0, mapped: 0 };
+    count.processed++;
+    if (outcome.mapped) count.mapped++;
+    counts.set(outcome.jobId, count);
+  }
+  const changed = [...pages.values()].filter((page) => page.changed);
+  if (changed.length === 0) return;
+  await tx.query(
+    `UPDATE reprocess_pages p SET verdicts = x.verdicts FROM unnest($1::text[], $2::int[], $3::text[]) AS x(job_id, page_no, verdicts)
+     WHERE p.job_id = x.job_id AND p.page_no = x.page_no`,
+    [changed.map((page) => page.job_id), changed.map((page) => page.page_no), changed.map((page) => page.marks.toString('latin1'))],
+  );
+  const jobIds = [...counts.keys()];
+  await tx.query(`INSERT INTO reprocess_progress (job_id, processed, mapped) SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[])`, [
+    jobIds,
+    jobIds.map((id) => counts.get(id)!.processed),
+    jobIds.map((id) => counts.get(id)!.mapped),
+  ]);
+  await completeIfAllReported(tx, jobIds);
 }

@@ -171,6 +171,78 @@ export async function takePage(
   return { events: rows.map(toStored), added: rows.length > 0 ? Number(rows[0].added) : 0 };
 }
 
+/** One event of a page a paged job republishes: the stored event as its JSON text (jsonb output), spliced into the message as is. */
+export interface PageEvent {
+  messageId: string;
+  userId: string;
+  requestId: string;
+  receivedAt: string;
+  eventJson: string;
+}
+
+function toPageEvent(row: Record<string, unknown>): PageEvent {
+  return {
+    messageId: row.message_id as string,
+    userId: row.user_id as string,
+    requestId: row.request_id as string,
+    receivedAt: row.received_at as string,
+    eventJson: row.event as string,
+  };
+}
+
+/**
+ * The next page of a paged job's walk, in primary-key order, recorded in the
+ * same statement as page `pageNo` of the job (reprocess_pages: its message
+ * ids in walk order, its last position, no verdicts yet) before anything is
+ * sent. The index of an event in `events` is its index in the page.
+ */
+export async function takeRecordedPage(
+  db: Db,
+  jobId: string,
+  pageNo: number,
+  accountId: string,
+  version: number,
+  selection: Selection,
+  limit: number,
+  after?: Position,
+): Promise<{ events: PageEvent[]; last: Position | undefined }> {
+  const { rows } = await db.query(
+    `WITH page AS (
+       SELECT event_time, message_id, user_id, request_id, received_at, event FROM unmapped_events
+       WHERE ${SELECTED} AND ($5::timestamptz IS NULL OR (event_time, message_id) > ($5::timestamptz, $6::text))
+       ORDER BY event_time, message_id LIMIT $7
+     ), recorded AS (
+       INSERT INTO reprocess_pages (job_id, page_no, message_ids, last_time, last_message_id, verdicts)
+       SELECT $8, $9, a.ids, l.event_time, l.message_id, repeat('0', cardinality(a.ids))
+       FROM (SELECT array_agg(message_id ORDER BY event_time, message_id) AS ids FROM page) a,
+         (SELECT event_time, message_id FROM page ORDER BY event_time DESC, message_id DESC LIMIT 1) l
+       RETURNING last_time::text AS last_time, last_message_id
+     )
+     SELECT p.message_id, p.user_id, p.request_id, p.received_at, p.event::text AS event, r.last_time, r.last_message_id
+     FROM page p, recorded r ORDER BY p.event_time, p.message_id`,
+    [accountId, version, selection.eventNames, selection.featureIds, after?.eventTime ?? null, after?.messageId ?? null, limit, jobId, pageNo],
+  );
+  const first = rows[0];
+  return {
+    events: rows.map(toPageEvent),
+    last: first ? { eventTime: first.last_time as string, messageId: first.last_message_id as string } : undefined,
+  };
+}
+
+/**
+ * A recorded page sent again (its cursor was not saved): the events of
+ * `messageIds` still in the store, each with its index in the page. Events
+ * gone from the store were mapped, so their first copy reached usage.
+ */
+export async function rereadPage(db: Db, accountId: string, messageIds: string[]): Promise<{ index: number; event: PageEvent }[]> {
+  const { rows } = await db.query(
+    `SELECT message_id, user_id, request_id, received_at, event::text AS event FROM unmapped_events WHERE account_id = $1 AND message_id = ANY($2::text[])`,
+    [accountId, messageIds],
+  );
+  const index = new Map(messageIds.map((id, i) => [id, i]));
+  return rows.map((row) => ({ index: index.get(row.message_id as string)!, event: toPageEvent(row) })).sort((a, b) => a.index - b.index);
+}
+
 /**
  * Monthly partitions around now, so the months that take traffic are their own
  * tables (detachable later); anything outside lands in the default partition.

@@ -1,6 +1,6 @@
 import { histogram, inTransaction, type BatchHandler, type Pool, type Registry } from '@kana/platform';
 import type { ReprocessedMessage } from '@kana/schemas';
-import { recordOutcomes } from '../adapters/pg-jobs';
+import { recordVerdicts } from '../adapters/pg-jobs';
 import { dbError } from '../adapters/pg-errors';
 import { deleteUnmapped } from '../adapters/pg-unmapped-store';
 
@@ -27,7 +27,7 @@ export function reprocessedHandler(deps: { pool: Pool; metrics: Registry }): Bat
     }
     let timer = seconds.startTimer({ step: 'outcomes' });
     await inTransaction(deps.pool, async (tx) => {
-      await recordOutcomes(
+      await recordVerdicts(
         tx,
         values.map((value) => ({ jobId: value.jobId, accountId: value.accountId, messageId: value.messageId, mapped: value.mapped })),
       );

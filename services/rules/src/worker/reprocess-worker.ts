@@ -2,7 +2,7 @@ import { isRetriable, type CoalescingProducer, type Component, type Logger, type
 import { userKey, type EventCodec, type ReprocessMessage } from '@kana/schemas';
 import * as jobs from '../adapters/pg-jobs';
 import { isTransientDbError } from '../adapters/pg-errors';
-import { takePage, type Position, type StoredEvent } from '../adapters/pg-unmapped-store';
+import { rereadPage, takePage, takeRecordedPage, type PageEvent, type Position } from '../adapters/pg-unmapped-store';
 import type { SnapshotPublisher } from '../snapshots';
 
 export interface ReprocessWorkerConfig {
@@ -19,14 +19,17 @@ export interface ReprocessWorkerConfig {
 const LOCK_CLASS = 7_315_001;
 
 /**
- * Walks running jobs: page of stored events, recorded as the job's items in
- * the same statement → republish to the reprocess topic (acks=all) → move the
- * cursor. Up to `pagesInFlight` pages are being sent at once while the next
+ * Walks running jobs: page of stored events, recorded in the same statement
+ * (one reprocess_pages row: the page's message ids; jobs from before
+ * migration 005: one reprocess_items row per event) → republish to the
+ * reprocess topic (acks=all), each event with its address in the job's pages
+ * as the jobId (usage echoes it in its verdict) → move the cursor. Up to `pagesInFlight` pages are being sent at once while the next
  * ones are read; the cursor only ever moves to the end of the longest run of
  * acknowledged pages from the start, so it never passes an unacknowledged
- * one. A crash sends the pages after the cursor once more on resume (at most
- * `pagesInFlight` pages beyond the last acknowledged one; usage is
- * idempotent, items and verdicts count each event once).
+ * one. A crash sends the pages recorded after the cursor once more on resume
+ * (at most `pagesInFlight` pages; by their recorded message ids, with the
+ * same addresses; usage is idempotent and a page's verdict characters count
+ * each event once).
  *
  * Every instance also sweeps walked jobs (settleJobs): a job is done when all
  * its verdicts are in, or when none arrived for `settleMs`.
@@ -42,6 +45,7 @@ export class ReprocessWorker implements Component {
   private loops: Promise<void>[] = [];
   private readonly sleepers = new Set<() => void>();
   private readonly log: Logger;
+  private header: Buffer | undefined;
 
   constructor(
     private readonly config: ReprocessWorkerConfig,
@@ -171,30 +175,9 @@ export class ReprocessWorker implements Component {
     log.info({ total: job.total, resumeAt: job.cursor ?? null }, 'reprocess walk started');
 
     const window = new SendWindow(this.config.pagesInFlight, (position, added) => jobs.advanceCursor(this.deps.pool, id, position, added));
-    let after = job.cursor;
     try {
-      while (this.running) {
-        await window.room();
-        // A newer change supersedes this job: stop sending what it will resend.
-        if (!(await jobs.isWalking(client, id))) {
-          log.info('reprocess walk stopped: the job is no longer walking');
-          return;
-        }
-        const { events, added } = await takePage(client, id, job.accountId, job.rulesVersion, job.selection, this.config.pageSize, after);
-        if (events.length === 0) {
-          await window.drain();
-          await jobs.finishWalk(client, id);
-          log.info('reprocess walk finished');
-          return;
-        }
-        const last = events[events.length - 1]!;
-        after = { eventTime: last.eventTime, messageId: last.messageId };
-        const started = performance.now();
-        window.add(after, added, () =>
-          this.publish(job, events).then(() => log.debug({ events: events.length, sendMs: Math.round(performance.now() - started) }, 'page sent')),
-        );
-      }
-      await window.drain();
+      if (job.paged) await this.walkPages(client, job, window, log);
+      else await this.walkItems(client, job, window, log);
     } finally {
       // Never leave a send running past the lock: the next walker starts from the saved cursor.
       await window.settled();
@@ -202,30 +185,124 @@ export class ReprocessWorker implements Component {
   }
 
   /**
-   * Encoded without a second JSON Schema validation (encodeParsed): every
-   * part of the message is output of the zod schemas the registered schema
-   * is derived from. The stored event, request id and receivedAt are the
-   * unmapped message's as decoded (zod-validated) when usage reported it,
-   * round-tripped through jsonb/text unchanged in meaning; the job fills in
-   * the rest. ajv over each event was the walker's largest own cost.
+   * A paged job: first the pages recorded after the cursor (a crash left them
+   * unacknowledged) go out again by their message ids, with the same
+   * addresses, so their verdicts count once; then the walk reads on after the
+   * last recorded page, recording each page before sending it.
    */
-  private async publish(job: jobs.Job, page: StoredEvent[]): Promise<void> {
+  private async walkPages(client: PoolClient, job: jobs.Job, window: SendWindow, log: Logger): Promise<void> {
+    const id = job.id;
+    const recorded = await jobs.recordedPages(client, id, job.cursor);
+    for (const page of recorded.unacknowledged) {
+      if (!this.running) return window.drain();
+      await window.room();
+      if (!(await jobs.isWalking(client, id))) {
+        log.info('reprocess walk stopped: the job is no longer walking');
+        return;
+      }
+      const events = await rereadPage(client, job.accountId, page.messageIds);
+      log.info({ pageNo: page.pageNo, events: events.length, of: page.messageIds.length }, 'recorded page sent again');
+      window.add(page.last, 0, () => this.publish(job, events.map(({ index, event }) => ({ jobId: jobs.addressOf(id, page.pageNo, index), event }))));
+    }
+    let after = recorded.last ?? job.cursor;
+    let pageNo = recorded.lastPageNo;
+    while (this.running) {
+      await window.room();
+      // A newer change supersedes this job: stop sending what it will resend.
+      if (!(await jobs.isWalking(client, id))) {
+        log.info('reprocess walk stopped: the job is no longer walking');
+        return;
+      }
+      const { events, last } = await takeRecordedPage(client, id, pageNo + 1, job.accountId, job.rulesVersion, job.selection, this.config.pageSize, after);
+      if (!last) {
+        await window.drain();
+        await jobs.finishWalk(client, id);
+        log.info('reprocess walk finished');
+        return;
+      }
+      pageNo++;
+      after = last;
+      const started = performance.now();
+      const sent = pageNo;
+      window.add(last, events.length, () =>
+        this.publish(job, events.map((event, index) => ({ jobId: jobs.addressOf(id, sent, index), event }))).then(() =>
+          log.debug({ events: events.length, sendMs: Math.round(performance.now() - started) }, 'page sent'),
+        ),
+      );
+    }
+    await window.drain();
+  }
+
+  /** A job created before pages were recorded: each page's events become its reprocess_items before the send. */
+  private async walkItems(client: PoolClient, job: jobs.Job, window: SendWindow, log: Logger): Promise<void> {
+    const id = job.id;
+    let after = job.cursor;
+    while (this.running) {
+      await window.room();
+      // A newer change supersedes this job: stop sending what it will resend.
+      if (!(await jobs.isWalking(client, id))) {
+        log.info('reprocess walk stopped: the job is no longer walking');
+        return;
+      }
+      const { events, added } = await takePage(client, id, job.accountId, job.rulesVersion, job.selection, this.config.pageSize, after);
+      if (events.length === 0) {
+        await window.drain();
+        await jobs.finishWalk(client, id);
+        log.info('reprocess walk finished');
+        return;
+      }
+      const last = events[events.length - 1]!;
+      after = { eventTime: last.eventTime, messageId: last.messageId };
+      const started = performance.now();
+      const page = events.map((stored) => ({
+        jobId: id,
+        event: { messageId: stored.messageId, userId: stored.userId, requestId: stored.requestId, receivedAt: stored.receivedAt, eventJson: JSON.stringify(stored.event) },
+      }));
+      window.add(after, added, () =>
+        this.publish(job, page).then(() => log.debug({ events: events.length, sendMs: Math.round(performance.now() - started) }, 'page sent')),
+      );
+    }
+    await window.drain();
+  }
+
+  /**
+   * The bytes encodeParsed would write for each ReprocessMessage (magic byte,
+   * schema id, JSON in the schema's field order), with the stored event's JSON
+   * text (jsonb output) spliced in: no JSON.parse of the row and no
+   * JSON.stringify of the event, and no second JSON Schema validation. Every
+   * part is output of the zod schemas the registered schema is derived from:
+   * the event, request id and receivedAt as decoded (zod-validated) when usage
+   * reported the event unmapped, stored unchanged in meaning; the job fills in
+   * the rest.
+   */
+  private async publish(job: jobs.Job, page: { jobId: string; event: PageEvent }[]): Promise<void> {
+    if (page.length === 0) return;
     const { codec } = this.deps;
-    const messages = page.map((stored) => {
-      const value: ReprocessMessage = {
-        schemaVersion: 1,
-        accountId: job.accountId,
-        requestId: stored.requestId,
-        receivedAt: stored.receivedAt,
-        event: stored.event,
-        jobId: job.id,
-        minRulesVersion: job.rulesVersion,
-      };
-      return { key: userKey(job.accountId, stored.userId), value: codec.encodeParsed('reprocess', value) };
+    this.header ??= codec.encodeParsed('reprocess', HEADER_PROBE).subarray(0, 5);
+    const header = this.header;
+    const account = JSON.stringify(job.accountId);
+    const version = String(job.rulesVersion);
+    const messages = page.map(({ jobId, event }) => {
+      const json = `{"schemaVersion":1,"accountId":${account},"requestId":${JSON.stringify(event.requestId)},"receivedAt":${JSON.stringify(event.receivedAt)},"event":${event.eventJson},"jobId":${JSON.stringify(jobId)},"minRulesVersion":${version}}`;
+      const bytes = Buffer.allocUnsafe(5 + Buffer.byteLength(json));
+      header.copy(bytes, 0);
+      bytes.write(json, 5);
+      return { key: userKey(job.accountId, event.userId), value: bytes };
     });
     await this.deps.producer.send(codec.topicName('reprocess'), messages);
   }
 }
+
+/** Only its first five bytes (magic byte, the reprocess subject's schema id) are used. */
+const HEADER_PROBE: ReprocessMessage = {
+  schemaVersion: 1,
+  accountId: '-',
+  requestId: '-',
+  receivedAt: '1970-01-01T00:00:00.000Z',
+  event: { type: 'track', event: '-', userId: '-', messageId: '-', timestamp: '1970-01-01T00:00:00.000Z', properties: {}, context: {}, integrations: {} } as ReprocessMessage['event'],
+  jobId: '-',
+  minRulesVersion: 0,
+};
 
 /**
  * The pages of one walk being sent: at most `limit` between "read" and
