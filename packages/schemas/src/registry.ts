@@ -121,6 +121,35 @@ export class EventCodec {
   }
 
   /**
+   * encodeParsed for many values of one topic, written into one buffer: each value is a slice of it.
+   * Node's allocUnsafe takes small buffers from an 8 KB pool and allocates a new pool every ~25 outputs of
+   * the usage service; for the thousands of outputs of a batch that was most of the encoding time after
+   * JSON.stringify. The caller keeps the whole buffer alive as long as any slice.
+   */
+  encodeParsedMany<K extends EncodedTopic>(topic: K, values: readonly TopicValue<K>[]): Buffer[] {
+    const id = this.ids.get(topic);
+    if (id === undefined) throw new Error(`schema of ${topic} not registered: call registerAll() at start`);
+    const jsons = values.map((value) => JSON.stringify(value));
+    let total = 0;
+    const sizes = jsons.map((json) => {
+      const size = 5 + Buffer.byteLength(json);
+      total += size;
+      return size;
+    });
+    const bytes = Buffer.allocUnsafeSlow(total);
+    const encoded: Buffer[] = new Array(jsons.length);
+    let offset = 0;
+    for (let i = 0; i < jsons.length; i++) {
+      bytes[offset] = 0;
+      bytes.writeInt32BE(id, offset + 1);
+      bytes.write(jsons[i]!, offset + 5);
+      encoded[i] = bytes.subarray(offset, offset + sizes[i]!);
+      offset += sizes[i]!;
+    }
+    return encoded;
+  }
+
+  /**
    * Reads the Confluent wire format and parses the JSON with the topic's zod
    * schema. The registry is asked once per schema id whether the id exists; the
    * value is not validated a second time against the writer's JSON Schema (as

@@ -95,6 +95,15 @@ describe('Kafka plumbing against the real broker and registry', () => {
     expect(await codec.decode('track', parsed)).toEqual(message);
   });
 
+  it('encodes many parsed values into slices holding the same bytes as one at a time', async () => {
+    const messages = [aTrackMessage({ userId: 'ü-😀' }), aTrackMessage({ userId: 'u2' }), aTrackMessage({ event: 'API Call' })];
+    const many = codec.encodeParsedMany('track', messages);
+    expect(many).toHaveLength(3);
+    messages.forEach((message, i) => expect(many[i]!.equals(codec.encodeParsed('track', message))).toBe(true));
+    expect(await Promise.all(many.map((bytes) => codec.decode('track', bytes)))).toEqual(messages);
+    expect(codec.encodeParsedMany('track', [])).toEqual([]);
+  });
+
   it('coalesces concurrent sends into few produce requests and resolves each after the ack', async () => {
     const messages = Array.from({ length: 200 }, (_, index) => aTrackMessage({ userId: `u${index}` }));
     await Promise.all(
