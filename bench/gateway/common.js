@@ -1,6 +1,9 @@
-// What run.js and profile.js share: the event they send and how they read the gateway's /metrics.
+// What run.js and profile.js share: the event they send, how they read the gateway's /metrics, and
+// the CPU a process (the gateway, autocannon, the broker) has used.
 'use strict';
 const { randomUUID } = require('node:crypto');
+const fs = require('node:fs');
+const { join } = require('node:path');
 
 /** A realistic Segment track event (~400 bytes as JSON) with a unique messageId. */
 function trackEvent(i) {
@@ -21,4 +24,26 @@ function metricValue(text, name) {
   return Number((text.match(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm')) ?? [])[1] ?? 0);
 }
 
-module.exports = { trackEvent, metricValue };
+/** CPU seconds (user + system) a process has used so far, from /proc; NaN when it cannot be read. */
+function cpuSeconds(pid) {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** The local Kafka broker's pid (the java process whose arguments name the stack's kafka directory). */
+function brokerPid() {
+  const stackDir = process.env.KANA_STACK_DIR ?? join(__dirname, '..', '..', '.stack');
+  for (const pid of fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (args.startsWith('java') && args.includes(join(stackDir, 'kafka')) && args.includes('kafka.Kafka')) return Number(pid);
+    } catch {}
+  }
+  return undefined;
+}
+
+module.exports = { brokerPid, cpuSeconds, trackEvent, metricValue };

@@ -13,7 +13,7 @@ const { join } = require('node:path');
 const fs = require('node:fs');
 const os = require('node:os');
 const autocannon = require('autocannon');
-const { metricValue, trackEvent } = require('./common');
+const { brokerPid, cpuSeconds, metricValue, trackEvent } = require('./common');
 
 const root = join(__dirname, '..', '..');
 const testing = createRequire(join(root, 'services', 'gateway', 'package.json'))('@kana/platform/testing');
@@ -26,29 +26,6 @@ const PORT = 18182;
 // GATEWAY_NODE_ARGS='--trace-gc': more node flags for the gateway, its stdout shown.
 // NO_PROF=1: only the figures (req/s, CPU per request, batch sizes), without profiler overhead.
 const CPU_PROF = !process.env.NO_PROF;
-
-
-/** CPU seconds (user + system) a process has used so far, from /proc. */
-function cpuSeconds(pid) {
-  try {
-    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return NaN;
-  }
-}
-
-/** The local Kafka broker's pid (the java process whose arguments name the stack's kafka directory). */
-function brokerPid() {
-  const stackDir = process.env.KANA_STACK_DIR ?? join(root, '.stack');
-  for (const pid of fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-    try {
-      const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (args.startsWith('java') && args.includes(join(stackDir, 'kafka')) && args.includes('kafka.Kafka')) return Number(pid);
-    } catch {}
-  }
-  return undefined;
-}
 
 /** Self time by function and by package, from a V8 .cpuprofile. */
 function summarise(file) {

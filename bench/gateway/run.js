@@ -22,7 +22,7 @@ const { join } = require('node:path');
 const fs = require('node:fs');
 const os = require('node:os');
 const autocannon = require('autocannon');
-const { metricValue, trackEvent } = require('./common');
+const { brokerPid, cpuSeconds, metricValue, trackEvent } = require('./common');
 
 const root = join(__dirname, '..', '..');
 const testing = createRequire(join(root, 'services', 'gateway', 'package.json'))('@kana/platform/testing');
@@ -83,7 +83,12 @@ async function runOnce() {
     await load('http://127.0.0.1:18180/v1/track', auth, single, { duration: 3 }); // warm-up: JIT, connections, schema ids
     results.baseSingle = summary(await load('http://127.0.0.1:18181/', null, single), 1);
     const before = await producerStats();
-    results.gwSingle = summary(await load('http://127.0.0.1:18180/v1/track', auth, single), 1);
+    // CPU per request of each process on the machine during the run: where the two cores went.
+    const cpu = { gateway: gateway.pid, autocannon: process.pid, broker: brokerPid() };
+    const cpuBefore = Object.fromEntries(Object.entries(cpu).map(([name, pid]) => [name, cpuSeconds(pid)]));
+    const gwSingle = await load('http://127.0.0.1:18180/v1/track', auth, single);
+    results.cpuPerRequest = Object.fromEntries(Object.entries(cpu).map(([name, pid]) => [name, Math.round(((cpuSeconds(pid) - cpuBefore[name]) * 1e6) / gwSingle.requests.total)]));
+    results.gwSingle = summary(gwSingle, 1);
     results.producer = producerStats.delta(before, await producerStats());
     await load('http://127.0.0.1:18183/v1/track', auth, single, { duration: 3 });
     results.noKafka = summary(await load('http://127.0.0.1:18183/v1/track', auth, single), 1);
@@ -128,7 +133,7 @@ function write(runs) {
   const ratio = (run) => run.gwSingle.rps / run.baseSingle.rps;
   const r = [...runs].sort((a, b) => ratio(a) - ratio(b))[Math.floor((runs.length - 1) / 2)];
   const perRun = runs
-    .map((run, index) => `| ${index + 1} | ${run.baseSingle.rps} | ${run.gwSingle.rps} | **${ratio(run).toFixed(2)}** | ${run.noKafka.rps} (${(run.noKafka.rps / run.baseSingle.rps).toFixed(2)}) | ${run.half} | **${run.gwHalf.p99}** | ${run.baseBatch.eps} | **${run.gwBatch.eps}** | ${run.producer.batchSize} / ${run.producer.ackMs} | ${run.load.toFixed(1)} |`)
+    .map((run, index) => `| ${index + 1} | ${run.baseSingle.rps} | ${run.gwSingle.rps} | **${ratio(run).toFixed(2)}** | ${run.noKafka.rps} (${(run.noKafka.rps / run.baseSingle.rps).toFixed(2)}) | ${run.half} | **${run.gwHalf.p99}** | ${run.baseBatch.eps} | **${run.gwBatch.eps}** | ${run.producer.batchSize} / ${run.producer.ackMs} | ${run.cpuPerRequest.gateway} / ${run.cpuPerRequest.autocannon} / ${run.cpuPerRequest.broker} | ${run.load.toFixed(1)} |`)
     .join('\n');
   const row = (name, s) => `| ${name} | ${s.rps} | ${s.eps} | ${s.p50} | ${s.p99} | ${s.non2xx} |`;
   const section = `## Gateway
@@ -159,12 +164,13 @@ ${row('for attribution: the gateway without Kafka (producer acknowledges at once
 | for attribution: ratio of the gateway without Kafka / baseline | ${(r.noKafka.rps / r.baseSingle.rps).toFixed(2)} | — |
 
 During the one-event-per-request run the producer sent ${r.producer.batchSize} messages per produce request on
-average, and a send waited ${r.producer.ackMs} ms on average for its acks=all acknowledgement.
+average, and a send waited ${r.producer.ackMs} ms on average for its acks=all acknowledgement. CPU per request
+(/proc, user + system): gateway ${r.cpuPerRequest.gateway} µs, autocannon ${r.cpuPerRequest.autocannon} µs, Kafka broker ${r.cpuPerRequest.broker} µs.
 ${runs.length > 1 ? `
 Every run (${runs.length}, one after the other; the tables above are the run with the median ratio):
 
-| run | baseline req/s | gateway req/s | ratio | without Kafka req/s (ratio) | half rate req/s | p99 ms at half rate | baseline batch events/s | gateway batch events/s | msgs per produce / ack ms | load avg |
-|---|---|---|---|---|---|---|---|---|---|---|
+| run | baseline req/s | gateway req/s | ratio | without Kafka req/s (ratio) | half rate req/s | p99 ms at half rate | baseline batch events/s | gateway batch events/s | msgs per produce / ack ms | CPU µs per request: gateway / autocannon / broker | load avg |
+|---|---|---|---|---|---|---|---|---|---|---|---|
 ${perRun}
 
 Medians: ratio **${median(runs.map(ratio)).toFixed(2)}**, p99 at half the maximum rate **${median(runs.map((run) => run.gwHalf.p99))} ms**, batches of 100 **${median(runs.map((run) => run.gwBatch.eps))} events/s**, without Kafka ${median(runs.map((run) => run.noKafka.rps / run.baseSingle.rps)).toFixed(2)} of the baseline.
