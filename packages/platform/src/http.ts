@@ -82,11 +82,25 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   return app;
 }
 
+type ServerTimeouts = { keepAliveTimeout?: number; requestTimeout?: number; connectionTimeout?: number; maxRequestsPerSocket?: number | null };
+
+/**
+ * The node:http server fastify would create, with `intercept` in front of fastify's handler. Fastify
+ * applies its timeouts only to servers it creates, so they are applied here the same way (its
+ * keep-alive of 72 s, longer than the 60 s idle timeout of common load balancers, rather than
+ * node's 5 s, which would close connections a balancer still considers open).
+ */
 function interceptingServer(intercept: NonNullable<HttpServerOptions['intercept']>) {
-  return (fastifyHandler: (request: IncomingMessage, response: ServerResponse) => void) =>
-    createServer((request, response) => {
+  return (fastifyHandler: (request: IncomingMessage, response: ServerResponse) => void, options: ServerTimeouts) => {
+    const server = createServer((request, response) => {
       if (!intercept(request, response)) fastifyHandler(request, response);
     });
+    if (options.keepAliveTimeout !== undefined) server.keepAliveTimeout = options.keepAliveTimeout;
+    if (options.requestTimeout !== undefined) server.requestTimeout = options.requestTimeout;
+    if (options.connectionTimeout !== undefined) server.setTimeout(options.connectionTimeout);
+    if (options.maxRequestsPerSocket) server.maxRequestsPerSocket = options.maxRequestsPerSocket;
+    return server;
+  };
 }
 
 /** Validates `value` or throws a 400 whose message names the failing field. */

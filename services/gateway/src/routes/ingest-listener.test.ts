@@ -62,6 +62,11 @@ describe('the ingest listener', () => {
     expect(app.sink.stored).toHaveLength(0);
   });
 
+  it('keeps the server settings fastify gives its own servers (keep-alive longer than a balancer idle timeout)', () => {
+    const { app } = appUnderTest();
+    expect([app.server.keepAliveTimeout, app.server.requestTimeout, app.server.timeout]).toEqual([72_000, 0, 0]);
+  });
+
   it('logs one line per request with its route and status, never the key or the payload', async () => {
     const lines: Record<string, unknown>[] = [];
     const app = appUnderTest({ logger: recordingLogger(lines) });
