@@ -207,7 +207,7 @@ async function writeSection(f: Record<string, number>, where: string): Promise<v
     '',
     `Where the service's time went: ${where}. Summed Postgres time over the wall time is how many batch`,
     'transactions were in flight on average; the rest of the wall time the one Node.js thread spends decoding every',
-    "message (wire format and zod in platform's consumer), encoding every output, and waiting for acks=all,",
+    "message (wire format, JSON and the schema check in platform's consumer), encoding every output, and waiting for acks=all,",
     `with the broker and Postgres on the same two cores. Load average when it ended: ${require('node:os').loadavg().map((l: number) => l.toFixed(2)).join(' ')}.`,
     '<!-- usage:notes -->',
     '<!-- usage:end -->',
