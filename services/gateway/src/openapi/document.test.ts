@@ -73,6 +73,7 @@ describe('/openapi.json', () => {
     const track = document.paths['/v1/track'].post;
     expect(track.requestBody.content['application/json'].schema.properties.userId).toBeDefined();
     expect(track.responses['413'].content['application/json'].schema.properties.message.type).toBe('string');
+    expect(Object.keys(track.responses).sort()).toEqual(['200', '400', '401', '413', '415', '501', '503']);
     expect(Object.keys(document.components.securitySchemes)).toEqual(['basic', 'bearer']);
   });
 });

@@ -22,6 +22,7 @@ const ERROR_TEXT: Record<number, string> = {
   400: 'invalid or anonymous event; the message names the field',
   401: 'missing, unknown or revoked API key',
   413: 'over 32 KB per event or 500 KB per request',
+  415: 'the body is not sent as application/json',
   501: 'page, screen, group and alias are not supported',
   503: 'not stored (Kafka or a service unavailable); retry after Retry-After seconds',
 };
@@ -70,7 +71,7 @@ export function openApiDocument(): ReturnType<OpenApiGeneratorV31['generateDocum
       tags: ['ingest'],
       security,
       request: { body: { required: true, ...json(spec.body!) } },
-      responses: { 200: { description: 'stored (acks=all)', ...json(spec.response!) }, ...errors(400, 401, 413, 501, 503) },
+      responses: { 200: { description: 'stored (acks=all)', ...json(spec.response!) }, ...errors(400, 401, 413, 415, 501, 503) },
     });
   }
   for (const type of UNSUPPORTED_TYPES) {
