@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+# CPU per replayed event, by process, for bench/reprocess: samples utime+stime from /proc every 250 ms
+# while the bench's log shows the replay running (from "stored the same ... unmapped in usage" to the
+# "reprocess: N stored events mapped" line) and prints seconds and us per event for: the bench process
+# (rules runs in it), usage's process, the Postgres backends of each (matched by the client port of
+# their connection), Kafka, other Postgres processes. Linux only; run beside the bench, e.g.
+#   flock -o /tmp/kana-bench.lock bash -c 'python3 bench/reprocess/cpu-sample.py /tmp/r.log & \
+#     STORED=200000 LIVE=100000 bench/reprocess/run.sh > /tmp/r.log; wait'
+import os, sys, time, re, collections
+log = sys.argv[1]
+HZ = os.sysconf('SC_CLK_TCK')
+def cpu(pid):
+    try:
+        f = open(f'/proc/{pid}/stat').read()
+        parts = f[f.rfind(')')+2:].split()
+        return (int(parts[11]) + int(parts[12])) / HZ
+    except Exception:
+        return None
+def cmd(pid):
+    try: return open(f'/proc/{pid}/cmdline','rb').read().replace(b'\0',b' ').decode(errors='replace')
+    except Exception: return ''
+def sockets():
+    m = {}
+    for fn in ('/proc/net/tcp','/proc/net/tcp6'):
+        for line in open(fn).readlines()[1:]:
+            p = line.split()
+            lp = int(p[1].split(':')[-1],16); rp = int(p[2].split(':')[-1],16)
+            m[p[9]] = (lp, rp)
+    return m
+def inodes(pid):
+    out = []
+    try:
+        for fd in os.listdir(f'/proc/{pid}/fd'):
+            try:
+                l = os.readlink(f'/proc/{pid}/fd/{fd}')
+                if l.startswith('socket:['): out.append(l[8:-1])
+            except Exception: pass
+    except Exception: pass
+    return out
+def classify():
+    socks = sockets()
+    nodes = {}
+    pg = {}
+    other = {}
+    for d in os.listdir('/proc'):
+        if not d.isdigit(): continue
+        c = cmd(d)
+        if 'bench/reprocess/dist/bench.js' in c: nodes[d] = 'bench+rules'
+        elif 'bench/reprocess/dist/usage-process.js' in c: nodes[d] = 'usage'
+        elif c.startswith('postgres:'): pg[d] = c
+        elif 'kafka' in c and 'java' in c: other[d] = 'kafka'
+        elif 'java' in c: other[d] = 'java-other'
+    portowner = {}
+    for pid, name in nodes.items():
+        for ino in inodes(pid):
+            if ino in socks and socks[ino][1] == 5432: portowner[socks[ino][0]] = name
+    cls = {}
+    for pid, name in nodes.items(): cls[pid] = 'node:' + name
+    for pid, name in other.items(): cls[pid] = name
+    for pid in pg:
+        owner = None
+        m = re.search(r'\((\d+)\)', pg[pid])
+        if m and int(m.group(1)) in portowner: owner = portowner[int(m.group(1))]
+        cls[pid] = 'pg:' + (owner or ('bg' if '127.0.0.1' not in pg[pid] else 'other-client'))
+    return cls
+state = 'wait'; last = {}; tot = collections.Counter(); t0 = None
+started = time.time()
+while True:
+    if time.time() - started > 1800: print('cpu-sample: no replay seen in 30 minutes; giving up'); break
+    text = open(log).read() if os.path.exists(log) else ''
+    if 'reprocess: ' not in text and time.time() - started > 180 and not any('bench/reprocess/dist/bench.js' in cmd(d) for d in os.listdir('/proc') if d.isdigit()):
+        print('cpu-sample: the bench is not running (it ended or failed before the replay finished)'); break
+    if state == 'wait' and 'unmapped in usage' in text:
+        state = 'run'; t0 = time.time(); cls = classify(); last = {p: cpu(p) for p in cls}
+    elif state == 'run':
+        cls = classify()
+        for p, name in cls.items():
+            c = cpu(p)
+            if c is None: continue
+            if p in last and last[p] is not None: tot[name] += c - last[p]
+            last[p] = c
+        if 'reprocess: ' in text:
+            m = re.search(r'reprocess: (\d+) stored events mapped in ([\d.]+) s', text)
+            n = int(m.group(1))
+            print(f'window {time.time()-t0:.1f}s events {n}')
+            for k, v in sorted(tot.items(), key=lambda x: -x[1]):
+                print(f'{k:24s} {v:7.2f} s  {1e6*v/n:6.1f} us/event')
+            print(f'{"total":24s} {sum(tot.values()):7.2f} s  {1e6*sum(tot.values())/n:6.1f} us/event')
+            break
+    time.sleep(0.25)
