@@ -1,9 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseJson } from 'secure-json-parse';
 import { AppError, type Logger } from '@kana/platform';
-import { MISSING_API_KEY, UNKNOWN_API_KEY } from '../auth/authenticate';
+import { resolveAccount } from '../auth/authenticate';
 import type { KeyCache } from '../auth/key-cache';
-import { apiKeyFromAuthorization } from '../domain/api-key';
 import type { GatewayMetrics } from '../metrics';
 import { INGEST_ROUTES, type Ingest, type IngestAnswer, type IngestRoute } from './ingest';
 
@@ -63,11 +62,9 @@ export function ingestListener(deps: IngestListenerDeps): (request: IncomingMess
 async function serve(deps: IngestListenerDeps, route: IngestRoute, request: IncomingMessage): Promise<Answer> {
   if (deps.closing()) return { status: 503, body: { message: 'the gateway is shutting down; retry later' }, headers: { 'retry-after': '5', connection: 'close' } };
   // Before the body is read, so a request with a bad key costs no parsing.
-  const apiKey = apiKeyFromAuthorization(request.headers.authorization);
-  if (!apiKey) return { status: 401, body: { message: MISSING_API_KEY } };
-  const cached = deps.keys.cached(apiKey);
-  const accountId = cached !== undefined ? cached : await deps.keys.accountFor(apiKey);
-  if (!accountId) return { status: 401, body: { message: UNKNOWN_API_KEY } };
+  const resolved = resolveAccount(deps.keys, request.headers.authorization);
+  const accountId = resolved instanceof Promise ? await resolved : resolved;
+  if (accountId instanceof AppError) return { status: accountId.status, body: { message: accountId.message } };
 
   const body = await readJson(request, deps.bodyLimit);
   if ('status' in body) return body;
