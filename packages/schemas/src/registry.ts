@@ -41,6 +41,13 @@ export const UNKNOWN_SCHEMA_ID: unique symbol = Symbol('unknown schema id');
 
 const EXACT_CHECKS: Partial<Record<EncodedTopic, (raw: unknown) => boolean>> = { track: isExactTrackMessage, reprocess: isExactReprocessMessage };
 
+/** The Confluent wire format at `offset`: magic byte 0, the schema id, the JSON text. */
+function writeWireFormat(bytes: Buffer, offset: number, id: number, json: string): void {
+  bytes[offset] = 0;
+  bytes.writeInt32BE(id, offset + 1);
+  bytes.write(json, offset + 5);
+}
+
 export class DecodeError extends Error {
   override readonly name = 'DecodeError';
 }
@@ -96,9 +103,13 @@ export class EventCodec {
   }
 
   async encode<K extends EncodedTopic>(topic: K, value: TopicValue<K>): Promise<Buffer> {
+    return this.registry.encode(this.schemaId(topic), value);
+  }
+
+  private schemaId(topic: EncodedTopic): number {
     const id = this.ids.get(topic);
     if (id === undefined) throw new Error(`schema of ${topic} not registered: call registerAll() at start`);
-    return this.registry.encode(id, value);
+    return id;
   }
 
   /**
@@ -110,13 +121,17 @@ export class EventCodec {
    * the same rules was a sizeable share of the gateway's CPU per event.
    */
   encodeParsed<K extends EncodedTopic>(topic: K, value: TopicValue<K>): Buffer {
-    const id = this.ids.get(topic);
-    if (id === undefined) throw new Error(`schema of ${topic} not registered: call registerAll() at start`);
-    const json = JSON.stringify(value);
+    return this.encodeJson(topic, JSON.stringify(value));
+  }
+
+  /**
+   * encodeParsed for a value the caller already has as JSON text, under the same condition: every
+   * part of `json` is output of the topic's zod schemas (the rules walk splices a stored event's
+   * jsonb text into the message it republishes).
+   */
+  encodeJson(topic: EncodedTopic, json: string): Buffer {
     const bytes = Buffer.allocUnsafe(5 + Buffer.byteLength(json));
-    bytes[0] = 0;
-    bytes.writeInt32BE(id, 1);
-    bytes.write(json, 5);
+    writeWireFormat(bytes, 0, this.schemaId(topic), json);
     return bytes;
   }
 
@@ -127,8 +142,7 @@ export class EventCodec {
    * JSON.stringify. The caller keeps the whole buffer alive as long as any slice.
    */
   encodeParsedMany<K extends EncodedTopic>(topic: K, values: readonly TopicValue<K>[]): Buffer[] {
-    const id = this.ids.get(topic);
-    if (id === undefined) throw new Error(`schema of ${topic} not registered: call registerAll() at start`);
+    const id = this.schemaId(topic);
     const jsons = values.map((value) => JSON.stringify(value));
     let total = 0;
     const sizes = jsons.map((json) => {
@@ -140,9 +154,7 @@ export class EventCodec {
     const encoded: Buffer[] = new Array(jsons.length);
     let offset = 0;
     for (let i = 0; i < jsons.length; i++) {
-      bytes[offset] = 0;
-      bytes.writeInt32BE(id, offset + 1);
-      bytes.write(jsons[i]!, offset + 5);
+      writeWireFormat(bytes, offset, id, jsons[i]!);
       encoded[i] = bytes.subarray(offset, offset + sizes[i]!);
       offset += sizes[i]!;
     }

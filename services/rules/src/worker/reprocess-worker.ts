@@ -1,5 +1,5 @@
 import { isRetriable, type CoalescingProducer, type Component, type Logger, type Pool, type PoolClient } from '@kana/platform';
-import { userKey, type EventCodec, type ReprocessMessage } from '@kana/schemas';
+import { userKey, type EventCodec } from '@kana/schemas';
 import * as jobs from '../adapters/pg-jobs';
 import { isTransientDbError } from '../adapters/pg-errors';
 import { rereadPage, takePage, takeRecordedPage, type PageEvent, type Position } from '../adapters/pg-unmapped-store';
@@ -45,7 +45,6 @@ export class ReprocessWorker implements Component {
   private loops: Promise<void>[] = [];
   private readonly sleepers = new Set<() => void>();
   private readonly log: Logger;
-  private header: Buffer | undefined;
 
   constructor(
     private readonly config: ReprocessWorkerConfig,
@@ -278,31 +277,16 @@ export class ReprocessWorker implements Component {
   private async publish(job: jobs.Job, page: { jobId: string; event: PageEvent }[]): Promise<void> {
     if (page.length === 0) return;
     const { codec } = this.deps;
-    this.header ??= codec.encodeParsed('reprocess', HEADER_PROBE).subarray(0, 5);
-    const header = this.header;
     const account = JSON.stringify(job.accountId);
     const version = String(job.rulesVersion);
     const messages = page.map(({ jobId, event }) => {
+      // A ReprocessMessage in its schema's field order.
       const json = `{"schemaVersion":1,"accountId":${account},"requestId":${JSON.stringify(event.requestId)},"receivedAt":${JSON.stringify(event.receivedAt)},"event":${event.eventJson},"jobId":${JSON.stringify(jobId)},"minRulesVersion":${version}}`;
-      const bytes = Buffer.allocUnsafe(5 + Buffer.byteLength(json));
-      header.copy(bytes, 0);
-      bytes.write(json, 5);
-      return { key: userKey(job.accountId, event.userId), value: bytes };
+      return { key: userKey(job.accountId, event.userId), value: codec.encodeJson('reprocess', json) };
     });
     await this.deps.producer.send(codec.topicName('reprocess'), messages);
   }
 }
-
-/** Only its first five bytes (magic byte, the reprocess subject's schema id) are used. */
-const HEADER_PROBE: ReprocessMessage = {
-  schemaVersion: 1,
-  accountId: '-',
-  requestId: '-',
-  receivedAt: '1970-01-01T00:00:00.000Z',
-  event: { type: 'track', event: '-', userId: '-', messageId: '-', timestamp: '1970-01-01T00:00:00.000Z', properties: {}, context: {}, integrations: {} } as ReprocessMessage['event'],
-  jobId: '-',
-  minRulesVersion: 0,
-};
 
 /**
  * The pages of one walk being sent: at most `limit` between "read" and
