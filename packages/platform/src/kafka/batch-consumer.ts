@@ -211,6 +211,11 @@ export class BatchConsumer<K extends EncodedTopic> implements Component {
     const deadLetters: DeadLetter[] = [];
     // One synchronous pass (no promise per message); only messages whose schema id the registry has not
     // confirmed yet wait for it, all together, and are put back in offset order.
+    // A message that cannot be decoded goes to the DLQ; any other error fails the batch.
+    const refuse = (message: KafkaMessage, error: unknown) => {
+      if (!(error instanceof DecodeError)) throw error;
+      deadLetters.push({ offset: message.offset, reason: error.message });
+    };
     const unconfirmed: KafkaMessage[] = [];
     for (const message of batch.messages) {
       try {
@@ -218,8 +223,7 @@ export class BatchConsumer<K extends EncodedTopic> implements Component {
         if (value === UNKNOWN_SCHEMA_ID) unconfirmed.push(message);
         else decoded.push(toConsumed(topic, partition, message, value));
       } catch (error) {
-        if (!(error instanceof DecodeError)) throw error;
-        deadLetters.push({ offset: message.offset, reason: error.message });
+        refuse(message, error);
       }
     }
     if (unconfirmed.length > 0) {
@@ -228,8 +232,7 @@ export class BatchConsumer<K extends EncodedTopic> implements Component {
           try {
             decoded.push(toConsumed(topic, partition, message, await this.deps.codec.decode(this.config.topic, message.value)));
           } catch (error) {
-            if (!(error instanceof DecodeError)) throw error;
-            deadLetters.push({ offset: message.offset, reason: error.message });
+            refuse(message, error);
           }
         }),
       );
