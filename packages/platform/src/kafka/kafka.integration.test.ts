@@ -1,5 +1,6 @@
 import { DLQ_HEADERS, EventCodec, topicNames, userKey, type TrackMessage } from '@kana/schemas';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
+import { AssignerProtocol, Kafka, logLevel } from 'kafkajs';
 import { Pool } from 'pg';
 import { createLogger } from '../logger';
 import { createMetrics } from '../metrics';
@@ -262,6 +263,72 @@ describe('Kafka plumbing against the real broker and registry', () => {
       await consumer.stop();
       await pool.end();
       relay?.close();
+    }
+  });
+
+  it('keeps a member in its group, without crashing, while the leader it waits for died after joining', async () => {
+    // The group's leader rejoins a rebalance and dies before sending the assignment (a service
+    // killed mid-rebalance, as in the chaos run). The other member's SyncGroup waits for it until
+    // the coordinator expires the leader's session. If the request timed out first, kafkajs
+    // restarted the consumer as a new member and left its old id behind in the group: the next
+    // generation's possible leader, and so on (a group stuck for minutes after a broker restart).
+    const topic = topics.identityChanges;
+    const groupId = `${prefix}dead-leader`;
+    let releaseLeader: () => void = () => undefined;
+    const leaderStuck = new Promise<void>((resolve) => (releaseLeader = resolve));
+    const roundRobin = (hangFromCall: number) => {
+      let calls = 0;
+      return ({ cluster }: { cluster: { findTopicPartitionMetadata(topic: string): { partitionId: number }[] } }) => ({
+        name: 'DeadLeaderTest',
+        version: 0,
+        protocol: ({ topics: subscribed }: { topics: string[] }) => ({ name: 'DeadLeaderTest', metadata: AssignerProtocol.MemberMetadata.encode({ version: 0, topics: subscribed, userData: Buffer.alloc(0) }) }),
+        async assign({ members }: { members: { memberId: string }[] }) {
+          if (++calls >= hangFromCall) await leaderStuck;
+          const ids = members.map((member) => member.memberId).sort();
+          const partitions = cluster.findTopicPartitionMetadata(topic).map((metadata) => metadata.partitionId);
+          return ids.map((memberId, index) => ({
+            memberId,
+            memberAssignment: AssignerProtocol.MemberAssignment.encode({
+              version: 0,
+              assignment: { [topic]: partitions.filter((_, p) => p % ids.length === index) },
+              userData: Buffer.alloc(0),
+            }),
+          }));
+        },
+      });
+    };
+    // A request timeout far below the session timeout, so a SyncGroup bounded by it would time out.
+    const client = (clientId: string) => new Kafka({ clientId, brokers: [STACK.KAFKA_BROKERS], requestTimeout: 1_000, logLevel: logLevel.NOTHING, retry: { initialRetryTime: 100, retries: 8 } });
+    const options = { groupId, sessionTimeout: 6_000, heartbeatInterval: 500, rebalanceTimeout: 20_000 };
+    const leader = client('dead-leader').consumer({ ...options, partitionAssigners: [roundRobin(2) as never] });
+    const member = client('survivor').consumer({ ...options, partitionAssigners: [roundRobin(Infinity) as never] });
+    const crashes: string[] = [];
+    const joins: string[] = [];
+    member.on(member.events.CRASH, ({ payload }) => crashes.push(payload.error.message));
+    member.on(member.events.GROUP_JOIN, ({ payload }) => joins.push(payload.memberId));
+    const seen: string[] = [];
+    const raw = new Kafka({ brokers: [STACK.KAFKA_BROKERS], logLevel: logLevel.NOTHING }).producer();
+    try {
+      await raw.connect();
+      let leaderJoined = false;
+      leader.on(leader.events.GROUP_JOIN, () => (leaderJoined = true));
+      await leader.connect();
+      await leader.subscribe({ topic, fromBeginning: true });
+      await leader.run({ eachMessage: async () => undefined });
+      await waitFor(() => leaderJoined, { what: 'the first member leading the group' });
+
+      await member.connect();
+      await member.subscribe({ topic, fromBeginning: true });
+      await member.run({ eachMessage: async ({ message }) => void seen.push(String(message.value)) });
+      await raw.send({ topic, messages: [0, 1].map((partition) => ({ partition, value: `dead-leader-${partition}` })) });
+
+      await waitFor(() => seen.length === 2, { what: 'the surviving member consuming every partition', timeoutMs: 60_000 });
+      expect(seen.sort()).toEqual(['dead-leader-0', 'dead-leader-1']);
+      expect(crashes).toEqual([]);
+      expect(new Set(joins).size).toBe(1);
+    } finally {
+      releaseLeader();
+      await Promise.allSettled([member.disconnect(), leader.disconnect(), raw.disconnect()]);
     }
   });
 });
