@@ -1,6 +1,7 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
 import { STACK } from '@kana/platform/testing';
+import { topicNames, type TopicKey } from '@kana/schemas';
 import type { AdminClient, SystemUnderTest } from '../system/harness';
 
 // What the system ended up with, read the two ways a user could check it:
@@ -66,14 +67,14 @@ export async function readActual(system: SystemUnderTest, accountIds: string[], 
  * Every consumer group of the system and the topic it consumes. Listed rather than read from the
  * broker: a group that never committed has no offsets to list, and its whole topic is lag.
  */
-const GROUP_TOPICS = {
-  identity: 'kana.segment.identify',
-  'kana-usage.track': 'kana.segment.track',
-  'kana-usage.reprocess': 'kana.track.reprocess',
-  'kana-usage.identity': 'kana.identity.changes',
-  'kana-rules.unmapped': 'kana.track.unmapped',
-  'kana-rules.reprocessed': 'kana.track.reprocessed',
-} as const;
+const GROUP_TOPICS: Record<string, TopicKey> = {
+  identity: 'identify',
+  'kana-usage.track': 'track',
+  'kana-usage.reprocess': 'reprocess',
+  'kana-usage.identity': 'identityChanges',
+  'kana-rules.unmapped': 'unmapped',
+  'kana-rules.reprocessed': 'reprocessed',
+};
 
 /** Messages not yet consumed by every consumer group of this system (committed offset behind the end). */
 export async function consumerLag(system: SystemUnderTest): Promise<number> {
@@ -84,9 +85,10 @@ export async function consumerLag(system: SystemUnderTest): Promise<number> {
     const unknown = (await admin.listGroups()).groups.map((g) => g.groupId).filter((id) => id.startsWith(`${system.id}.`) && !known.has(id));
     if (unknown.length > 0) throw new Error(`consumer groups the chaos run does not know the topic of: ${unknown.join(', ')}`);
     const existing = new Set(await admin.listTopics());
+    const topics = topicNames(`${system.id}.`);
     let lag = 0;
-    for (const [group, base] of Object.entries(GROUP_TOPICS)) {
-      const topic = `${system.id}.${base}`;
+    for (const [group, key] of Object.entries(GROUP_TOPICS)) {
+      const topic = topics[key];
       if (!existing.has(topic)) continue;
       const ends = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)]));
       const [committed] = await admin.fetchOffsets({ groupId: `${system.id}.${group}`, topics: [topic] });
