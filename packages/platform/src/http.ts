@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { AppError, httpError } from './errors';
@@ -55,11 +55,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   });
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string; validation?: unknown }, request, reply) => {
-    if (error instanceof AppError) {
-      if (error.status >= 500) request.log.error({ err: error }, error.message);
-      if (error.status === 503) void reply.header('retry-after', '5');
-      return reply.code(error.status).send({ message: error.message });
-    }
+    if (error instanceof AppError) return sendAnswer(reply, errorAnswer(error, request.log));
     switch (error.code) {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':
         return reply.code(413).send({ message: `request body is larger than ${app.initialConfig.bodyLimit} bytes` });
@@ -75,11 +71,35 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
       return reply.code(error.statusCode).send({ message: error.message });
     }
-    request.log.error({ err: error }, 'request failed');
-    return reply.code(500).send({ message: 'internal error; the request was not processed' });
+    return sendAnswer(reply, errorAnswer(error, request.log));
   });
 
   return app;
+}
+
+export interface ErrorAnswer {
+  status: number;
+  body: { message: string };
+  headers?: Record<string, string>;
+}
+
+/**
+ * What a request that failed answers, on fastify's routes and on anything serving requests beside
+ * it (the gateway's ingest listener): an AppError its status and message, a 503 with Retry-After;
+ * anything else a 500 that says no more. Logs what needs looking at (5xx).
+ */
+export function errorAnswer(error: unknown, log: Pick<Logger, 'error'>): ErrorAnswer {
+  if (error instanceof AppError) {
+    if (error.status >= 500) log.error({ err: error }, error.message);
+    return { status: error.status, body: { message: error.message }, ...(error.status === 503 ? { headers: { 'retry-after': '5' } } : {}) };
+  }
+  log.error({ err: error }, 'request failed');
+  return { status: 500, body: { message: 'internal error; the request was not processed' } };
+}
+
+function sendAnswer(reply: FastifyReply, answer: ErrorAnswer): FastifyReply {
+  if (answer.headers) void reply.headers(answer.headers);
+  return reply.code(answer.status).send(answer.body);
 }
 
 type ServerTimeouts = { keepAliveTimeout?: number; requestTimeout?: number; connectionTimeout?: number; maxRequestsPerSocket?: number | null };

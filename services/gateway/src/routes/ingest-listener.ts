@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseJson } from 'secure-json-parse';
-import { AppError, type Logger } from '@kana/platform';
+import { AppError, errorAnswer, type Logger } from '@kana/platform';
 import { resolveAccount } from '../auth/authenticate';
 import type { KeyCache } from '../auth/key-cache';
 import type { GatewayMetrics } from '../metrics';
@@ -73,16 +73,11 @@ async function serve(deps: IngestListenerDeps, route: IngestRoute, request: Inco
 
 const asAnswer = (answer: IngestAnswer): Answer => ({ status: answer.status, body: answer.body, ...(answer.requestId ? { headers: { 'x-kana-request-id': answer.requestId } } : {}) });
 
-/** An error the ingest could not turn into an answer: storing failed (503), or a bug (500). */
+/** An error the ingest could not turn into an answer: the client left, storing failed (503), or a bug (500). */
 function failure(log: Logger, route: string, error: unknown): Answer {
   if (error instanceof ClientGone) return { status: 499, body: {} };
-  // As the platform's error handler answers an AppError on every other route.
-  if (error instanceof AppError) {
-    if (error.status >= 500) log.error({ err: error, route }, error.message);
-    return { status: error.status, body: { message: error.message }, ...(error.status === 503 ? { headers: { 'retry-after': '5' } } : {}) };
-  }
-  log.error({ err: error, route }, 'request failed');
-  return { status: 500, body: { message: 'internal error; the request was not processed' } };
+  // As every other route answers it (the platform's error handler).
+  return errorAnswer(error, log.child({ route }));
 }
 
 function finish(deps: IngestListenerDeps, log: Logger, request: IncomingMessage, response: ServerResponse, route: string, answer: Answer, started: bigint): void {
