@@ -195,10 +195,7 @@ export class ReprocessWorker implements Component {
     for (const page of recorded.unacknowledged) {
       if (!this.running) return window.drain();
       await window.room();
-      if (!(await jobs.isWalking(client, id))) {
-        log.info('reprocess walk stopped: the job is no longer walking');
-        return;
-      }
+      if (await superseded(client, id, log)) return;
       const events = await rereadPage(client, job.accountId, page.messageIds);
       log.info({ pageNo: page.pageNo, events: events.length, of: page.messageIds.length }, 'recorded page sent again');
       window.add(page.last, 0, () => this.publish(job, events.map(({ index, event }) => ({ jobId: jobs.addressOf(id, page.pageNo, index), event }))));
@@ -207,11 +204,7 @@ export class ReprocessWorker implements Component {
     let pageNo = recorded.lastPageNo;
     while (this.running) {
       await window.room();
-      // A newer change supersedes this job: stop sending what it will resend.
-      if (!(await jobs.isWalking(client, id))) {
-        log.info('reprocess walk stopped: the job is no longer walking');
-        return;
-      }
+      if (await superseded(client, id, log)) return;
       const { events, last } = await takeRecordedPage(client, id, pageNo + 1, job.accountId, job.rulesVersion, job.selection, this.config.pageSize, after);
       if (!last) {
         await window.drain();
@@ -238,11 +231,7 @@ export class ReprocessWorker implements Component {
     let after = job.cursor;
     while (this.running) {
       await window.room();
-      // A newer change supersedes this job: stop sending what it will resend.
-      if (!(await jobs.isWalking(client, id))) {
-        log.info('reprocess walk stopped: the job is no longer walking');
-        return;
-      }
+      if (await superseded(client, id, log)) return;
       const { events, added } = await takePage(client, id, job.accountId, job.rulesVersion, job.selection, this.config.pageSize, after);
       if (events.length === 0) {
         await window.drain();
@@ -286,6 +275,13 @@ export class ReprocessWorker implements Component {
     });
     await this.deps.producer.send(codec.topicName('reprocess'), messages);
   }
+}
+
+/** A newer change superseded the job (it is no longer walking): the walk stops sending what that job will resend. */
+async function superseded(client: PoolClient, id: string, log: Logger): Promise<boolean> {
+  if (await jobs.isWalking(client, id)) return false;
+  log.info('reprocess walk stopped: the job is no longer walking');
+  return true;
 }
 
 /**
