@@ -42,17 +42,52 @@ export const unmappedMessage = z.object({
 });
 export type UnmappedMessage = z.infer<typeof unmappedMessage>;
 
-/** Outcome of one reprocessed event, so the rules service can track job progress and prune its unmapped store. */
-export const reprocessedMessage = z.object({
-  schemaVersion: z.literal(SCHEMA_VERSION),
-  accountId: z.string().min(1),
+/** Usage's outcome for one reprocessed event and one job that sent it. */
+export const reprocessVerdict = z.object({
+  /** The job's address for the event, as the reprocess message carried it. */
   jobId: z.string().min(1),
   messageId: z.string().min(1),
-  userId: z.string().min(1),
   mapped: z.boolean(),
   rulesVersion: z.number().int().nonnegative(),
 });
+export type ReprocessVerdict = z.infer<typeof reprocessVerdict>;
+
+/** At most this many verdicts in one message (~100 bytes each): far below the broker's 1 MB per message. */
+export const MAX_VERDICTS_PER_MESSAGE = 1_000;
+
+/**
+ * Outcomes of reprocessed events of one account, so the rules service can track job progress and prune its
+ * unmapped store: usage sends the verdicts of a batch together (`verdicts`), one message per account and
+ * batch instead of one per event, which was a third of a replay's Kafka messages. Usage before that sent one
+ * verdict per message in the top-level fields; they stay optional and readable, so verdicts still in the
+ * topic when usage is upgraded count (and the registry accepts this schema as a backward-compatible version).
+ */
+export const reprocessedMessage = z
+  .object({
+    schemaVersion: z.literal(SCHEMA_VERSION),
+    accountId: z.string().min(1),
+    verdicts: z.array(reprocessVerdict).min(1).max(MAX_VERDICTS_PER_MESSAGE).optional(),
+    jobId: z.string().min(1).optional(),
+    messageId: z.string().min(1).optional(),
+    userId: z.string().min(1).optional(),
+    mapped: z.boolean().optional(),
+    rulesVersion: z.number().int().nonnegative().optional(),
+  })
+  .refine(
+    (value) => {
+      const single = [value.jobId, value.messageId, value.mapped, value.rulesVersion].filter((field) => field !== undefined).length;
+      return value.verdicts ? single === 0 && value.userId === undefined : single === 4;
+    },
+    { message: 'either verdicts, or one verdict as jobId, messageId, mapped and rulesVersion' },
+  );
 export type ReprocessedMessage = z.infer<typeof reprocessedMessage>;
+
+/** The verdicts a message carries, in either form. */
+export function verdictsOf(message: ReprocessedMessage): ReprocessVerdict[] {
+  if (message.verdicts) return message.verdicts;
+  const { jobId, messageId, mapped, rulesVersion } = message;
+  return [{ jobId: jobId!, messageId: messageId!, mapped: mapped!, rulesVersion: rulesVersion! }];
+}
 
 export const usageRecord = z.object({
   schemaVersion: z.literal(SCHEMA_VERSION),

@@ -125,7 +125,7 @@ export class UsageHandlers {
     await Promise.all([
       this.produce('usageRecords', outputs.usageRecords, (record) => userKey(record.accountId, record.userId)),
       this.produce('unmapped', outputs.unmapped, (message) => userKey(message.accountId, message.event.userId)),
-      this.produce('reprocessed', outputs.reprocessed, (message) => userKey(message.accountId, message.userId)),
+      this.produce('reprocessed', outputs.reprocessed, (_, i) => outputs.reprocessedKeys[i]!),
     ]);
     produce();
 
@@ -143,14 +143,14 @@ export class UsageHandlers {
     return { deadLetters };
   }
 
-  private async produce<K extends EncodedTopic>(topic: K, values: TopicValue<K>[], keyOf: (value: TopicValue<K>) => string): Promise<void> {
+  private async produce<K extends EncodedTopic>(topic: K, values: TopicValue<K>[], keyOf: (value: TopicValue<K>, index: number) => string): Promise<void> {
     if (values.length === 0) return;
     // encodeParsedMany: no second JSON Schema validation. Every output is built here from values that passed the
     // zod schemas the registered JSON Schemas derive from (decoded messages, snapshot ids, stored rows), and
     // validating them again was most of the encode time (26 s of a 1M-event replay).
     const encode = this.stepSeconds.startTimer({ step: 'encode' });
     const encoded = this.deps.codec.encodeParsedMany(topic, values);
-    const messages = values.map((value, i) => ({ key: keyOf(value), value: encoded[i]! }));
+    const messages = values.map((value, i) => ({ key: keyOf(value, i), value: encoded[i]! }));
     encode();
     const name = this.deps.codec.topicName(topic);
     await Promise.all(chunkBySize(messages, MAX_SEND_BYTES).map((chunk) => this.deps.producer.send(name, chunk)));

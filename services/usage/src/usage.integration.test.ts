@@ -167,7 +167,7 @@ describe('usage service', () => {
     rules.snapshots.set(accountId, aSnapshot({ accountId, version: 2, rules: [{ id: 'rule-seat', featureId: 'messages', eventName: 'Seat Added', conditions: [] }] }));
     await send('reprocess', aReprocessMessage(event, 2, 'job-7'));
     const outcomes = await readTopic(codec, 'reprocessed', (all) => all.some((m) => m.value.accountId === accountId));
-    expect(outcomes.find((m) => m.value.accountId === accountId)!.value).toMatchObject({ jobId: 'job-7', mapped: true, rulesVersion: 2, messageId: event.event.messageId });
+    expect(outcomes.find((m) => m.value.accountId === accountId)!.value.verdicts).toEqual([{ jobId: 'job-7', mapped: true, rulesVersion: 2, messageId: event.event.messageId }]);
     expect(await storedEvent(accountId, event.event.messageId)).toEqual({ outcome: 'mapped', reason: null });
     expect(await totals(accountId)).toEqual([{ userId: 'user-1', featureId: 'messages', total: 1 }]);
   });

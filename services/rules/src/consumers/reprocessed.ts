@@ -1,6 +1,6 @@
 import { histogram, inTransaction, type BatchHandler, type Pool, type Registry } from '@kana/platform';
-import type { ReprocessedMessage } from '@kana/schemas';
-import { recordVerdicts } from '../adapters/pg-jobs';
+import { verdictsOf, type ReprocessedMessage } from '@kana/schemas';
+import { recordVerdicts, type Outcome } from '../adapters/pg-jobs';
 import { dbError } from '../adapters/pg-errors';
 import { deleteUnmapped } from '../adapters/pg-unmapped-store';
 
@@ -17,20 +17,20 @@ export function reprocessedHandler(deps: { pool: Pool; metrics: Registry }): Bat
     buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   });
   return async function recordReprocessed(messages) {
-    const values = messages.map((message) => message.value);
+    const outcomes: Outcome[] = [];
     const mappedByAccount = new Map<string, string[]>();
-    for (const value of values) {
-      if (!value.mapped) continue;
-      const list = mappedByAccount.get(value.accountId) ?? [];
-      list.push(value.messageId);
-      mappedByAccount.set(value.accountId, list);
+    for (const { value } of messages) {
+      let mapped = mappedByAccount.get(value.accountId);
+      for (const verdict of verdictsOf(value)) {
+        outcomes.push({ jobId: verdict.jobId, accountId: value.accountId, messageId: verdict.messageId, mapped: verdict.mapped });
+        if (!verdict.mapped) continue;
+        if (!mapped) mappedByAccount.set(value.accountId, (mapped = []));
+        mapped.push(verdict.messageId);
+      }
     }
     let timer = seconds.startTimer({ step: 'outcomes' });
     await inTransaction(deps.pool, async (tx) => {
-      await recordVerdicts(
-        tx,
-        values.map((value) => ({ jobId: value.jobId, accountId: value.accountId, messageId: value.messageId, mapped: value.mapped })),
-      );
+      await recordVerdicts(tx, outcomes);
       timer();
       timer = seconds.startTimer({ step: 'delete' });
       for (const [accountId, messageIds] of [...mappedByAccount].sort(([a], [b]) => a.localeCompare(b))) {

@@ -1,3 +1,4 @@
+import { MAX_VERDICTS_PER_MESSAGE, reprocessedMessage } from '@kana/schemas';
 import { aReprocessMessage, aSnapshot, aTrackMessage } from '../test-builders';
 import { planBatch, snapshotNeeds } from './batch';
 import { buildOutputs } from './outputs';
@@ -27,7 +28,8 @@ describe('planBatch', () => {
     expect(planned).toHaveLength(1);
     const stored = { status: 'upgraded' as const, mapped: true, reason: null, rulesVersion: 3, eventTime: track.event.timestamp, records: [] };
     const { reprocessed } = buildOutputs(planned, [stored]);
-    expect(reprocessed.map((verdict) => [verdict.jobId, verdict.messageId, verdict.mapped])).toEqual([
+    expect(reprocessed).toHaveLength(1);
+    expect(reprocessed[0]!.verdicts!.map((verdict) => [verdict.jobId, verdict.messageId, verdict.mapped])).toEqual([
       ['job-old', track.event.messageId, true],
       ['job-new', track.event.messageId, true],
     ]);
@@ -67,7 +69,30 @@ describe('buildOutputs', () => {
     const stored = { status: 'new' as const, mapped: false, reason: 'no_rule' as const, rulesVersion: 1, eventTime: live.event.timestamp, records: [] };
     const outputs = buildOutputs([...planned, ...planned2], [stored, stored]);
     expect(outputs.unmapped).toEqual([expect.objectContaining({ reason: 'no_rule', jobId: null, event: live.event })]);
-    expect(outputs.reprocessed).toEqual([expect.objectContaining({ jobId: 'job-9', mapped: false, messageId: replayed.event.messageId })]);
+    expect(outputs.reprocessed).toEqual([
+      { schemaVersion: 1, accountId: 'acc_1', verdicts: [{ jobId: 'job-9', mapped: false, messageId: replayed.event.messageId, rulesVersion: 1 }] },
+    ]);
+  });
+
+  it("sends a batch's verdicts as one message per account, split where a message would hold too many", () => {
+    const twoAccounts = new Map([...snapshots, ['acc_2', aSnapshot({ accountId: 'acc_2' })]]);
+    const messages = [
+      ...Array.from({ length: MAX_VERDICTS_PER_MESSAGE + 1 }, () => aReprocessMessage(aTrackMessage({ event: 'Nothing' }), 1, 'job-a')),
+      aReprocessMessage(aTrackMessage({ event: 'Nothing' }, 'acc_2'), 1, 'job-b'),
+    ];
+    const { planned } = planBatch('reprocess', messages.map((value, i) => ({ offset: String(i), value })), twoAccounts);
+    const stored = planned.map((event) => ({ status: 'existing' as const, mapped: false, reason: 'no_rule' as const, rulesVersion: 1, eventTime: event.message.event.timestamp, records: [] }));
+    const { reprocessed, reprocessedKeys } = buildOutputs(planned, stored);
+    // Keyed by the account's first event: the batch's verdicts share a partition, as its events did.
+    expect(reprocessedKeys).toEqual(['acc_1:user-1', 'acc_1:user-1', 'acc_2:user-1']);
+    expect(reprocessed.map((message) => [message.accountId, message.verdicts!.length])).toEqual([
+      ['acc_1', MAX_VERDICTS_PER_MESSAGE],
+      ['acc_1', 1],
+      ['acc_2', 1],
+    ]);
+    const sent = reprocessed.flatMap((message) => message.verdicts!.map((verdict) => verdict.messageId));
+    expect(new Set(sent)).toEqual(new Set(messages.map((message) => message.event.messageId)));
+    for (const message of reprocessed) expect(reprocessedMessage.safeParse(message).success).toBe(true);
   });
 
   it('reports a retried unmapped event with the time it was stored with, so it is listed once', () => {
