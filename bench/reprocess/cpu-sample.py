@@ -6,7 +6,7 @@
 # their connection), Kafka, other Postgres processes. Linux only; run beside the bench, e.g.
 #   flock -o /tmp/kana-bench.lock bash -c 'python3 bench/reprocess/cpu-sample.py /tmp/r.log & \
 #     STORED=200000 LIVE=100000 bench/reprocess/run.sh > /tmp/r.log; wait'
-import os, sys, time, re, collections
+import os, sys, time, re, collections, subprocess
 log = sys.argv[1]
 HZ = os.sysconf('SC_CLK_TCK')
 def cpu(pid):
@@ -63,6 +63,16 @@ def classify():
         if m and int(m.group(1)) in portowner: owner = portowner[int(m.group(1))]
         cls[pid] = 'pg:' + (owner or ('bg' if '127.0.0.1' not in pg[pid] else 'other-client'))
     return cls
+def wal():
+    # Cluster-wide WAL figures (Postgres 14+): records, full-page images, bytes, checkpoints so far.
+    import subprocess
+    try:
+        out = subprocess.run(['psql', '-h', '127.0.0.1', '-U', 'postgres', '-d', 'postgres', '-Atc',
+            'SELECT wal_records, wal_fpi, wal_bytes, (SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter) FROM pg_stat_wal'],
+            capture_output=True, text=True, timeout=10).stdout.strip()
+        return [int(x) for x in out.split('|')]
+    except Exception:
+        return None
 state = 'wait'; last = {}; tot = collections.Counter(); t0 = None
 started = time.time()
 while True:
@@ -71,7 +81,7 @@ while True:
     if 'reprocess: ' not in text and time.time() - started > 180 and not any('bench/reprocess/dist/bench.js' in cmd(d) for d in os.listdir('/proc') if d.isdigit()):
         print('cpu-sample: the bench is not running (it ended or failed before the replay finished)'); break
     if state == 'wait' and 'unmapped in usage' in text:
-        state = 'run'; t0 = time.time(); cls = classify(); last = {p: cpu(p) for p in cls}
+        state = 'run'; t0 = time.time(); wal0 = wal(); lsn0 = subprocess.run(['psql', '-h', '127.0.0.1', '-U', 'postgres', '-d', 'postgres', '-Atc', 'SELECT pg_current_wal_lsn()'], capture_output=True, text=True).stdout.strip(); cls = classify(); last = {p: cpu(p) for p in cls}
     elif state == 'run':
         cls = classify()
         for p, name in cls.items():
@@ -85,6 +95,13 @@ while True:
             print(f'window {time.time()-t0:.1f}s events {n}')
             for k, v in sorted(tot.items(), key=lambda x: -x[1]):
                 print(f'{k:24s} {v:7.2f} s  {1e6*v/n:6.1f} us/event')
+            wal1 = wal()
+            if os.environ.get('WAL_LSN_FILE'):
+                lsn = lambda: subprocess.run(['psql', '-h', '127.0.0.1', '-U', 'postgres', '-d', 'postgres', '-Atc', 'SELECT pg_current_wal_lsn()'], capture_output=True, text=True).stdout.strip()
+                open(os.environ['WAL_LSN_FILE'], 'w').write(f'{lsn0} {lsn()}\n')
+            if wal0 and wal1:
+                r, f, b, c = (y - x for x, y in zip(wal0, wal1))
+                print(f'WAL (whole server) per event: {r/n:.2f} records, {f/n:.3f} full-page images, {b/n:.0f} bytes; {c} checkpoints')
             print(f'{"total":24s} {sum(tot.values()):7.2f} s  {1e6*sum(tot.values())/n:6.1f} us/event')
             break
     time.sleep(0.25)
