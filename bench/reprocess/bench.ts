@@ -148,14 +148,15 @@ async function main(): Promise<void> {
       // The same events in usage's own tables, stored unmapped with rules version 0, as usage stored them when they arrived.
       const loaded = performance.now();
       await usagePool.query(
-        `INSERT INTO message_keys (account_id, message_id, event_time)
-         SELECT $1, 'stored-' || g, timestamptz '2026-11-01T00:00:00Z' + g * interval '1 second' FROM generate_series(1, $2::int) AS g`,
+        `INSERT INTO message_keys (account_id, message_id, event_time, outcome, reason, rules_version)
+         SELECT $1, 'stored-' || g, timestamptz '2026-11-01T00:00:00Z' + g * interval '1 second', 'unmapped', 'no_rule', 0
+         FROM generate_series(1, $2::int) AS g`,
         [replayAccount, STORED],
       );
       await usagePool.query(
-        `INSERT INTO events (account_id, message_id, event_time, user_id, event_name, properties, received_at, outcome, reason, rules_version)
+        `INSERT INTO events (account_id, message_id, event_time, user_id, event_name, properties, received_at)
          SELECT $1, 'stored-' || g, timestamptz '2026-11-01T00:00:00Z' + g * interval '1 second', 'user-' || (g % 1000), $3,
-           '{"plan": "pro"}'::jsonb, '2026-11-01T00:00:00.000Z', 'unmapped', 'no_rule', 0
+           '{"plan": "pro"}'::jsonb, '2026-11-01T00:00:00.000Z'
          FROM generate_series(1, $2::int) AS g`,
         [replayAccount, STORED, EVENT],
       );

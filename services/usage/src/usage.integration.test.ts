@@ -71,7 +71,7 @@ describe('usage service', () => {
   };
 
   const storedEvent = async (accountId: string, messageId: string) =>
-    (await service.pool.query('SELECT outcome, reason FROM events WHERE account_id = $1 AND message_id = $2', [accountId, messageId])).rows[0] as
+    (await service.pool.query('SELECT outcome, reason FROM message_keys WHERE account_id = $1 AND message_id = $2', [accountId, messageId])).rows[0] as
       | { outcome: string; reason: string | null }
       | undefined;
 

@@ -1,3 +1,6 @@
+import { copyFile, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createPool, migrate, type Pool } from '@kana/platform';
 import { STACK, dropSchema, testEnv, uniqueId } from '@kana/platform/testing';
 import { usageRecordId } from '@kana/schemas';
@@ -122,5 +125,51 @@ describe('Postgres usage store', () => {
     expect(rest.data).toHaveLength(1);
     expect(rest.data[0]!.id).not.toBe(page.data[0]!.id);
     expect(rest.next).toBeNull();
+  });
+});
+
+describe('migration 003 (the outcome moves to message_keys)', () => {
+  const env = testEnv('usage', uniqueId('mig3'));
+  let pool: Pool;
+  let before: string;
+
+  beforeAll(async () => {
+    pool = createPool({ url: STACK.DATABASE_URL, schema: env.DATABASE_SCHEMA! });
+    before = await mkdtemp(join(tmpdir(), 'usage-migrations-'));
+    for (const file of (await readdir(MIGRATIONS_DIR)).filter((name) => name < '003')) await copyFile(join(MIGRATIONS_DIR, file), join(before, file));
+  });
+
+  afterAll(async () => {
+    await pool.end();
+    await dropSchema(env.DATABASE_SCHEMA!);
+    await rm(before, { recursive: true, force: true });
+  });
+
+  it('keeps the outcome of events stored before it, and a later replay upgrades them', async () => {
+    await migrate(pool, { schema: env.DATABASE_SCHEMA!, dir: before });
+    const rows = [
+      ['m-unmapped', 'unmapped', 'no_rule', 1],
+      ['m-mapped', 'mapped', null, 1],
+    ] as const;
+    for (const [messageId, outcome, reason, version] of rows) {
+      await pool.query(`INSERT INTO message_keys (account_id, message_id, event_time) VALUES ('acc_1', $1, '2026-11-20T10:00:00Z')`, [messageId]);
+      await pool.query(
+        `INSERT INTO events (account_id, message_id, event_time, user_id, event_name, properties, received_at, outcome, reason, rules_version)
+         VALUES ('acc_1', $1, '2026-11-20T10:00:00Z', 'user-1', 'Seat Added', '{}', '2026-11-20T10:00:00Z', $2, $3, $4)`,
+        [messageId, outcome, reason, version],
+      );
+    }
+
+    await migrate(pool, { schema: env.DATABASE_SCHEMA!, dir: MIGRATIONS_DIR });
+    const keys = await pool.query('SELECT message_id, outcome, reason, rules_version FROM message_keys ORDER BY message_id');
+    expect(keys.rows).toEqual([
+      { message_id: 'm-mapped', outcome: 'mapped', reason: null, rules_version: 1 },
+      { message_id: 'm-unmapped', outcome: 'unmapped', reason: 'no_rule', rules_version: 1 },
+    ]);
+
+    const v2 = aSnapshot({ version: 2, rules: [{ id: 'rule-seats', featureId: 'messages', eventName: 'Seat Added', conditions: [] }] });
+    const stored = aTrackMessage({ event: 'Seat Added', messageId: 'm-unmapped', timestamp: '2026-11-20T10:00:00.000Z' });
+    const [upgraded] = await new PgUsageStore({ pool }).writeBatch(planBatch('reprocess', [{ offset: '1', value: aReprocessMessage(stored, 2) }], new Map([['acc_1', v2]])).planned);
+    expect(upgraded).toMatchObject({ status: 'upgraded', mapped: true, records: [expect.objectContaining({ featureId: 'messages', timestamp: '2026-11-20T10:00:00.000Z' })] });
   });
 });

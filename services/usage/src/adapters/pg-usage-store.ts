@@ -116,11 +116,18 @@ function keyOf(event: PlannedEvent): string {
 
 async function insertKeys(client: PoolClient, planned: PlannedEvent[]): Promise<Set<string>> {
   const { rows } = await client.query<{ account_id: string; message_id: string }>(
-    `INSERT INTO message_keys (account_id, message_id, event_time)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])
+    `INSERT INTO message_keys (account_id, message_id, event_time, outcome, reason, rules_version)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::int[])
      ON CONFLICT DO NOTHING
      RETURNING account_id, message_id`,
-    [planned.map((e) => e.message.accountId), planned.map((e) => e.message.event.messageId), planned.map((e) => e.message.event.timestamp)],
+    [
+      planned.map((e) => e.message.accountId),
+      planned.map((e) => e.message.event.messageId),
+      planned.map((e) => e.message.event.timestamp),
+      planned.map((e) => (e.outcome.mapped ? 'mapped' : 'unmapped')),
+      planned.map((e) => (e.outcome.mapped ? null : e.outcome.reason)),
+      planned.map((e) => e.rulesVersion),
+    ],
   );
   return new Set(rows.map((row) => eventKey(row.account_id, row.message_id)));
 }
@@ -132,9 +139,9 @@ async function insertKeys(client: PoolClient, planned: PlannedEvent[]): Promise<
  */
 async function insertEvents(client: PoolClient, events: PlannedEvent[]): Promise<void> {
   await client.query(
-    `INSERT INTO events (account_id, message_id, event_time, user_id, event_name, properties, received_at, outcome, reason, rules_version)
+    `INSERT INTO events (account_id, message_id, event_time, user_id, event_name, properties, received_at)
      SELECT * FROM ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::timestamptz[]), unnest($4::text[]), unnest($5::text[]),
-       jsonb_array_elements($6::jsonb), unnest($7::timestamptz[]), unnest($8::text[]), unnest($9::text[]), unnest($10::int[]))`,
+       jsonb_array_elements($6::jsonb), unnest($7::timestamptz[]))`,
     [
       events.map((e) => e.message.accountId),
       events.map((e) => e.message.event.messageId),
@@ -143,9 +150,6 @@ async function insertEvents(client: PoolClient, events: PlannedEvent[]): Promise
       events.map((e) => e.message.event.event),
       JSON.stringify(events.map((e) => e.message.event.properties)),
       events.map((e) => e.message.receivedAt),
-      events.map((e) => (e.outcome.mapped ? 'mapped' : 'unmapped')),
-      events.map((e) => (e.outcome.mapped ? null : e.outcome.reason)),
-      events.map((e) => e.rulesVersion),
     ],
   );
 }
@@ -154,24 +158,27 @@ async function insertEvents(client: PoolClient, events: PlannedEvent[]): Promise
 const ISO_TIME = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /**
- * The stored key of each event of the batch, one primary-key lookup per event. As a plain join the planner,
- * which knows the batch size from the bound array, hashes the whole of message_keys (every event ever stored)
- * once the batch is a few thousand events: 90 ms a batch at 200,000 keys, and growing with the table. A
- * subquery with LIMIT is never flattened into the join, so this stays an index lookup whatever the table size.
+ * The stored key and outcome of each event of the batch, one primary-key lookup per event. As a plain join
+ * the planner, which knows the batch size from the bound array, hashes the whole of message_keys (every
+ * event ever stored) once the batch is a few thousand events: 90 ms a batch at 200,000 keys, and growing
+ * with the table. A subquery with LIMIT is never flattened into the join, so this stays an index lookup
+ * whatever the table size.
  */
-const KEY_LOOKUP = `SELECT k.account_id, k.message_id, k.event_time FROM message_keys k
-  WHERE k.account_id = u.account_id AND k.message_id = u.message_id LIMIT 1`;
+const KEY_LOOKUP = `SELECT k.ctid FROM message_keys k WHERE k.account_id = u.account_id AND k.message_id = u.message_id LIMIT 1`;
 
-/** The rows it changed, as they are now (`upgraded` set on each). */
+/**
+ * The rows it changed, as they are now (`upgraded` set on each). Only the narrow message_keys row changes
+ * (migration 003): the stored event itself is never rewritten. The row is found by its ctid from the lookup,
+ * so the UPDATE joins nothing else.
+ */
 async function upgradeUnmapped(client: PoolClient, events: PlannedEvent[]): Promise<Map<string, ExistingRow>> {
   if (events.length === 0) return new Map();
   const { rows } = await client.query<ExistingRow>(
-    `UPDATE events e SET outcome = u.outcome, reason = u.reason, rules_version = u.rules_version
+    `UPDATE message_keys m SET outcome = u.outcome, reason = u.reason, rules_version = u.rules_version
      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[]) AS u(account_id, message_id, outcome, reason, rules_version)
      CROSS JOIN LATERAL (${KEY_LOOKUP}) k
-     WHERE e.account_id = k.account_id AND e.message_id = k.message_id AND e.event_time = k.event_time
-       AND e.outcome = 'unmapped' AND e.rules_version <= u.rules_version
-     RETURNING e.account_id, e.message_id, ${ISO_TIME('e.event_time')} AS event_time, e.outcome, e.reason, e.rules_version, true AS upgraded`,
+     WHERE m.ctid = k.ctid AND m.outcome = 'unmapped' AND m.rules_version <= u.rules_version
+     RETURNING m.account_id, m.message_id, ${ISO_TIME('m.event_time')} AS event_time, m.outcome, m.reason, m.rules_version, true AS upgraded`,
     [
       events.map((e) => e.message.accountId),
       events.map((e) => e.message.event.messageId),
@@ -185,10 +192,11 @@ async function upgradeUnmapped(client: PoolClient, events: PlannedEvent[]): Prom
 
 async function readExisting(client: PoolClient, events: PlannedEvent[]): Promise<Map<string, ExistingRow>> {
   const { rows } = await client.query<ExistingRow>(
-    `SELECT e.account_id, e.message_id, ${ISO_TIME('e.event_time')} AS event_time, e.outcome, e.reason, e.rules_version
+    `SELECT k.account_id, k.message_id, ${ISO_TIME('k.event_time')} AS event_time, k.outcome, k.reason, k.rules_version
      FROM unnest($1::text[], $2::text[]) AS u(account_id, message_id)
-     CROSS JOIN LATERAL (${KEY_LOOKUP}) k
-     JOIN events e ON e.account_id = k.account_id AND e.message_id = k.message_id AND e.event_time = k.event_time`,
+     CROSS JOIN LATERAL (
+       SELECT * FROM message_keys k WHERE k.account_id = u.account_id AND k.message_id = u.message_id LIMIT 1
+     ) k`,
     [events.map((e) => e.message.accountId), events.map((e) => e.message.event.messageId)],
   );
   return new Map(rows.map((row) => [eventKey(row.account_id, row.message_id), row]));
