@@ -158,7 +158,7 @@ async function insertEvents(client: PoolClient, events: PlannedEvent[]): Promise
 const ISO_TIME = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /**
- * The stored key and outcome of each event of the batch, one primary-key lookup per event. As a plain join
+ * The message_keys row of each event of the batch (its ctid), one primary-key lookup per event. As a plain join
  * the planner, which knows the batch size from the bound array, hashes the whole of message_keys (every
  * event ever stored) once the batch is a few thousand events: 90 ms a batch at 200,000 keys, and growing
  * with the table. A subquery with LIMIT is never flattened into the join, so this stays an index lookup
@@ -169,7 +169,8 @@ const KEY_LOOKUP = `SELECT k.ctid FROM message_keys k WHERE k.account_id = u.acc
 /**
  * The rows it changed, as they are now (`upgraded` set on each). Only the narrow message_keys row changes
  * (migration 003): the stored event itself is never rewritten. The row is found by its ctid from the lookup,
- * so the UPDATE joins nothing else.
+ * so the UPDATE joins nothing else. A row another transaction changed while this one waited for it has a new
+ * ctid, so it is skipped here, not overwritten: writeBatch then tries it again or reads it as it now is.
  */
 async function upgradeUnmapped(client: PoolClient, events: PlannedEvent[]): Promise<Map<string, ExistingRow>> {
   if (events.length === 0) return new Map();
