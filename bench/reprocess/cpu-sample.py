@@ -73,13 +73,22 @@ def wal():
         return [int(x) for x in out.split('|')]
     except Exception:
         return None
-state = 'wait'; last = {}; tot = collections.Counter(); t0 = None
+state = 'wait'; last = {}; tot = collections.Counter(); t0 = None; live0 = None; livetot = None
 started = time.time()
 while True:
     if time.time() - started > 1800: print('cpu-sample: no replay seen in 30 minutes; giving up'); break
     text = open(log).read() if os.path.exists(log) else ''
     if 'reprocess: ' not in text and time.time() - started > 180 and not any('bench/reprocess/dist/bench.js' in cmd(d) for d in os.listdir('/proc') if d.isdigit()):
         print('cpu-sample: the bench is not running (it ended or failed before the replay finished)'); break
+    if state == 'wait' and 'produced ' in text and 'live: ' not in text and live0 is None:
+        # The live phase too (from the produced line to usage's last live record, usage's start included):
+        # the replay's CPU per event against the live path's, both from /proc, in one run.
+        live0 = time.time(); lcls = classify(); lcpu = {p: cpu(p) for p in lcls}
+    if state == 'wait' and live0 is not None and livetot is None and 'live: ' in text:
+        livetot = collections.Counter()
+        for p, name in classify().items():
+            c = cpu(p)
+            if c is not None: livetot[name] += c - (lcpu.get(p) or 0)
     if state == 'wait' and 'unmapped in usage' in text:
         state = 'run'; t0 = time.time(); wal0 = wal(); lsn0 = subprocess.run(['psql', '-h', '127.0.0.1', '-U', 'postgres', '-d', 'postgres', '-Atc', 'SELECT pg_current_wal_lsn()'], capture_output=True, text=True).stdout.strip(); cls = classify(); last = {p: cpu(p) for p in cls}
     elif state == 'run':
@@ -103,5 +112,11 @@ while True:
                 r, f, b, c = (y - x for x, y in zip(wal0, wal1))
                 print(f'WAL (whole server) per event: {r/n:.2f} records, {f/n:.3f} full-page images, {b/n:.0f} bytes; {c} checkpoints')
             print(f'{"total":24s} {sum(tot.values()):7.2f} s  {1e6*sum(tot.values())/n:6.1f} us/event')
+            m = re.search(r'live: (\d+) events mapped', text)
+            if livetot is not None and m:
+                ln = int(m.group(1)); lt = sum(v for k, v in livetot.items() if k != 'node:bench+rules')
+                print(f'live phase ({ln} events; usage, its Postgres, Kafka; usage start included): {1e6*lt/ln:6.1f} us/event; replay/live CPU {sum(tot.values())/n/(lt/ln):.2f}')
+                for k, v in sorted(livetot.items(), key=lambda x: -x[1]):
+                    if k != 'node:bench+rules': print(f'  live {k:19s} {v:7.2f} s  {1e6*v/ln:6.1f} us/event')
             break
     time.sleep(0.25)
