@@ -327,11 +327,67 @@ export function addressOf(jobId: string, pageNo: number, index: number): string 
   return `${jobId}/${pageNo}/${index}`;
 }
 
-const ADDRESS = /^([^/]+)\/(\d{1,9})\/(\d{1,9})$/;
+/** value[from, to) as a number when it is 1 to 9 ASCII digits without a leading zero (as addressOf writes them), else -1. */
+function digitsAt(value: string, from: number, to: number): number {
+  if (to - from < 1 || to - from > 9 || (to - from > 1 && value.charCodeAt(from) === 0x30)) return -1;
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const digit = value.charCodeAt(i) - 0x30;
+    if (digit < 0 || digit > 9) return -1;
+    n = n * 10 + digit;
+  }
+  return n;
+}
+
+/**
+ * An address as addressOf writes it (`<job>/<page>/<index>`, the job id without '/'), split where its parts
+ * end; undefined for anything else (a plain job id, a late republish). Read with string positions, not a
+ * regular expression and new strings: a replay reads one per event.
+ */
+function splitAddress(value: string): { jobEnd: number; pageEnd: number; pageNo: number; index: number } | undefined {
+  const pageEnd = value.lastIndexOf('/');
+  const jobEnd = pageEnd > 0 ? value.lastIndexOf('/', pageEnd - 1) : -1;
+  if (jobEnd <= 0 || value.indexOf('/') !== jobEnd) return undefined;
+  const pageNo = digitsAt(value, jobEnd + 1, pageEnd);
+  const index = pageNo < 0 ? -1 : digitsAt(value, pageEnd + 1, value.length);
+  return index < 0 ? undefined : { jobEnd, pageEnd, pageNo, index };
+}
 
 export function parseAddress(value: string): { jobId: string; pageNo: number; index: number } | undefined {
-  const match = ADDRESS.exec(value);
-  return match ? { jobId: match[1]!, pageNo: Number(match[2]), index: Number(match[3]) } : undefined;
+  const address = splitAddress(value);
+  return address && { jobId: value.slice(0, address.jobEnd), pageNo: address.pageNo, index: address.index };
+}
+
+/** The addressed verdicts of one recorded page, in arrival order. */
+export interface PageVerdicts {
+  jobId: string;
+  pageNo: number;
+  indexes: number[];
+  accountIds: string[];
+  mapped: boolean[];
+}
+
+/**
+ * Usage's verdicts split by how their job recorded what it sent: addressed ones (paged jobs) grouped by page,
+ * keyed `<job>/<page>` (the address up to its index), the others as they are (reprocess_items).
+ */
+export function groupVerdicts(outcomes: Outcome[]): { byItem: Outcome[]; byPage: Map<string, PageVerdicts> } {
+  const byItem: Outcome[] = [];
+  const byPage = new Map<string, PageVerdicts>();
+  for (const outcome of outcomes) {
+    const address = splitAddress(outcome.jobId);
+    if (!address) {
+      byItem.push(outcome);
+      continue;
+    }
+    const key = outcome.jobId.slice(0, address.pageEnd);
+    let page = byPage.get(key);
+    if (!page) byPage.set(key, (page = { jobId: outcome.jobId.slice(0, address.jobEnd), pageNo: address.pageNo, indexes: [], accountIds: [], mapped: [] }));
+    page.indexes.push(address.index);
+    page.accountIds.push(outcome.accountId);
+    page.mapped.push(outcome.mapped);
+  }
+  return { byItem, byPage };
 }
 
 /**
@@ -340,13 +396,7 @@ export function parseAddress(value: string): { jobId: string; pageNo: number; in
  * once per (job, event); a verdict for something the job did not send is ignored.
  */
 export async function recordVerdicts(tx: PoolClient, outcomes: Outcome[]): Promise<void> {
-  const byItem: Outcome[] = [];
-  const byPage: (Outcome & { pageNo: number; index: number })[] = [];
-  for (const outcome of outcomes) {
-    const address = parseAddress(outcome.jobId);
-    if (address) byPage.push({ ...outcome, jobId: address.jobId, pageNo: address.pageNo, index: address.index });
-    else byItem.push(outcome);
-  }
+  const { byItem, byPage } = groupVerdicts(outcomes);
   await recordOutcomes(tx, byItem);
   await recordPageOutcomes(tx, byPage);
 }
@@ -356,45 +406,70 @@ const NO_VERDICT = 0x30; // '0'
 const NOT_MAPPED = 0x31; // '1'
 const MAPPED = 0x32; // '2'
 
+/** A recorded page as read for its verdicts. */
+export interface PageRow {
+  job_id: string;
+  page_no: number;
+  account_id: string;
+  verdicts: string;
+}
+
+/**
+ * Applies grouped verdicts to the recorded pages they name: each verdict whose character is still '0' sets it
+ * ('1' processed, '2' mapped) and counts for its job. A verdict whose page was not read (never recorded), whose
+ * job is another account's or whose index is outside the page matches nothing and is ignored. Returns the
+ * pages that changed, with their new verdicts, and the counts by job.
+ */
+export function applyVerdicts(
+  rows: readonly PageRow[],
+  byPage: ReadonlyMap<string, PageVerdicts>,
+): { changed: { jobId: string; pageNo: number; verdicts: string }[]; counts: Map<string, { processed: number; mapped: number }> } {
+  const read = new Map(rows.map((row) => [`${row.job_id}/${row.page_no}`, row]));
+  const changed: { jobId: string; pageNo: number; verdicts: string }[] = [];
+  const counts = new Map<string, { processed: number; mapped: number }>();
+  for (const [key, page] of byPage) {
+    const row = read.get(key);
+    if (!row) continue;
+    // One byte per event ('0', '1', '2' are one byte in latin1 as in UTF-8).
+    const marks = Buffer.from(row.verdicts, 'latin1');
+    let count = counts.get(page.jobId);
+    let any = false;
+    for (let i = 0; i < page.indexes.length; i++) {
+      const index = page.indexes[i]!;
+      if (page.accountIds[i] !== row.account_id || index >= marks.length || marks[index] !== NO_VERDICT) continue;
+      const mapped = page.mapped[i]!;
+      marks[index] = mapped ? MAPPED : NOT_MAPPED;
+      any = true;
+      if (!count) counts.set(page.jobId, (count = { processed: 0, mapped: 0 }));
+      count.processed++;
+      if (mapped) count.mapped++;
+    }
+    if (any) changed.push({ jobId: row.job_id, pageNo: row.page_no, verdicts: marks.toString('latin1') });
+  }
+  return { changed, counts };
+}
+
 /**
  * Addressed verdicts: the pages they name are read and locked (in key order,
- * so two batches never deadlock), each verdict whose character is still '0'
- * sets it ('1' processed, '2' mapped) and counts; the changed pages are
- * written back and the counts appended as one delta row per job. A verdict
- * whose job is another account's, whose page was never recorded or whose index
- * is outside the page matches nothing and is ignored.
+ * so two batches never deadlock), the verdicts applied (applyVerdicts), the
+ * changed pages written back and the counts appended as one delta row per job.
  */
-async function recordPageOutcomes(tx: PoolClient, outcomes: (Outcome & { pageNo: number; index: number })[]): Promise<void> {
-  if (outcomes.length === 0) return;
-  const keys = new Map<string, { jobId: string; pageNo: number }>();
-  for (const outcome of outcomes) keys.set(`${outcome.jobId}/${outcome.pageNo}`, { jobId: outcome.jobId, pageNo: outcome.pageNo });
-  const wanted = [...keys.values()];
-  const { rows } = await tx.query<{ job_id: string; page_no: number; account_id: string; verdicts: string }>(
+async function recordPageOutcomes(tx: PoolClient, byPage: Map<string, PageVerdicts>): Promise<void> {
+  if (byPage.size === 0) return;
+  const wanted = [...byPage.values()];
+  const { rows } = await tx.query<PageRow>(
     `SELECT p.job_id, p.page_no, j.account_id, p.verdicts
      FROM reprocess_pages p JOIN reprocess_jobs j ON j.id = p.job_id
      WHERE (p.job_id, p.page_no) IN (SELECT * FROM unnest($1::text[], $2::int[]))
      ORDER BY p.job_id, p.page_no FOR UPDATE OF p`,
-    [wanted.map((key) => key.jobId), wanted.map((key) => key.pageNo)],
+    [wanted.map((page) => page.jobId), wanted.map((page) => page.pageNo)],
   );
-  // One byte per event ('0', '1', '2' are one byte in latin1 as in UTF-8).
-  const pages = new Map(rows.map((row) => [`${row.job_id}/${row.page_no}`, { ...row, marks: Buffer.from(row.verdicts, 'latin1'), changed: false }]));
-  const counts = new Map<string, { processed: number; mapped: number }>();
-  for (const outcome of outcomes) {
-    const page = pages.get(`${outcome.jobId}/${outcome.pageNo}`);
-    if (!page || page.account_id !== outcome.accountId || outcome.index >= page.marks.length || page.marks[outcome.index] !== NO_VERDICT) continue;
-    page.marks[outcome.index] = outcome.mapped ? MAPPED : NOT_MAPPED;
-    page.changed = true;
-    const count = counts.get(outcome.jobId) ?? { processed: 0, mapped: 0 };
-    count.processed++;
-    if (outcome.mapped) count.mapped++;
-    counts.set(outcome.jobId, count);
-  }
-  const changed = [...pages.values()].filter((page) => page.changed);
+  const { changed, counts } = applyVerdicts(rows, byPage);
   if (changed.length === 0) return;
   await tx.query(
     `UPDATE reprocess_pages p SET verdicts = x.verdicts FROM unnest($1::text[], $2::int[], $3::text[]) AS x(job_id, page_no, verdicts)
      WHERE p.job_id = x.job_id AND p.page_no = x.page_no`,
-    [changed.map((page) => page.job_id), changed.map((page) => page.page_no), changed.map((page) => page.marks.toString('latin1'))],
+    [changed.map((page) => page.jobId), changed.map((page) => page.pageNo), changed.map((page) => page.verdicts)],
   );
   const jobIds = [...counts.keys()];
   await tx.query(`INSERT INTO reprocess_progress (job_id, processed, mapped) SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[])`, [
