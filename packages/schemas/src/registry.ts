@@ -142,8 +142,15 @@ export class EventCodec {
    * JSON.stringify. The caller keeps the whole buffer alive as long as any slice.
    */
   encodeParsedMany<K extends EncodedTopic>(topic: K, values: readonly TopicValue<K>[]): Buffer[] {
+    return this.encodeJsonMany(
+      topic,
+      values.map((value) => JSON.stringify(value)),
+    );
+  }
+
+  /** encodeJson for many values of one topic, written into one buffer as encodeParsedMany does. */
+  encodeJsonMany(topic: EncodedTopic, jsons: readonly string[]): Buffer[] {
     const id = this.schemaId(topic);
-    const jsons = values.map((value) => JSON.stringify(value));
     let total = 0;
     const sizes = jsons.map((json) => {
       const size = 5 + Buffer.byteLength(json);

@@ -198,7 +198,11 @@ export class ReprocessWorker implements Component {
       if (await superseded(client, id, log)) return;
       const events = await rereadPage(client, job.accountId, page.messageIds);
       log.info({ pageNo: page.pageNo, events: events.length, of: page.messageIds.length }, 'recorded page sent again');
-      window.add(page.last, 0, () => this.publish(job, events.map(({ index, event }) => ({ jobId: jobs.addressOf(id, page.pageNo, index), event }))));
+      const sending = this.publish(
+        job,
+        events.map(({ index, event }) => ({ jobId: jobs.addressOf(id, page.pageNo, index), event })),
+      );
+      window.add(page.last, 0, () => sending);
     }
     let after = recorded.last ?? job.cursor;
     let pageNo = recorded.lastPageNo;
@@ -216,11 +220,11 @@ export class ReprocessWorker implements Component {
       after = last;
       const started = performance.now();
       const sent = pageNo;
-      window.add(last, events.length, () =>
-        this.publish(job, events.map((event, index) => ({ jobId: jobs.addressOf(id, sent, index), event }))).then(() =>
-          log.debug({ events: events.length, sendMs: Math.round(performance.now() - started) }, 'page sent'),
-        ),
-      );
+      // Encoded here, outside any closure: while Kafka acknowledges, only the encoded page is alive, not its
+      // rows (a string per event, which a closure kept alive and the GC promoted out of the young generation).
+      const count = events.length;
+      const sending = this.publish(job, events.map((event, index) => ({ jobId: jobs.addressOf(id, sent, index), event })));
+      window.add(last, count, () => sending.then(() => log.debug({ events: count, sendMs: Math.round(performance.now() - started) }, 'page sent')));
     }
     await window.drain();
   }
@@ -246,9 +250,9 @@ export class ReprocessWorker implements Component {
         jobId: id,
         event: { messageId: stored.messageId, userId: stored.userId, requestId: stored.requestId, receivedAt: stored.receivedAt, eventJson: JSON.stringify(stored.event) },
       }));
-      window.add(after, added, () =>
-        this.publish(job, page).then(() => log.debug({ events: events.length, sendMs: Math.round(performance.now() - started) }, 'page sent')),
-      );
+      const count = events.length;
+      const sending = this.publish(job, page);
+      window.add(after, added, () => sending.then(() => log.debug({ events: count, sendMs: Math.round(performance.now() - started) }, 'page sent')));
     }
     await window.drain();
   }
@@ -263,17 +267,24 @@ export class ReprocessWorker implements Component {
    * reported the event unmapped, stored unchanged in meaning; the job fills in
    * the rest.
    */
-  private async publish(job: jobs.Job, page: { jobId: string; event: PageEvent }[]): Promise<void> {
-    if (page.length === 0) return;
+  private publish(job: jobs.Job, page: { jobId: string; event: PageEvent }[]): Promise<void> {
+    // Not async: the promise returned is the producer's, which holds the encoded messages, not `page`.
+    if (page.length === 0) return Promise.resolve();
     const { codec } = this.deps;
     const account = JSON.stringify(job.accountId);
     const version = String(job.rulesVersion);
-    const messages = page.map(({ jobId, event }) => {
-      // A ReprocessMessage in its schema's field order.
-      const json = `{"schemaVersion":1,"accountId":${account},"requestId":${JSON.stringify(event.requestId)},"receivedAt":${JSON.stringify(event.receivedAt)},"event":${event.eventJson},"jobId":${JSON.stringify(jobId)},"minRulesVersion":${version}}`;
-      return { key: userKey(job.accountId, event.userId), value: codec.encodeJson('reprocess', json) };
-    });
-    await this.deps.producer.send(codec.topicName('reprocess'), messages);
+    // Each a ReprocessMessage in its schema's field order; the page's values are slices of one buffer.
+    const values = codec.encodeJsonMany(
+      'reprocess',
+      page.map(
+        ({ jobId, event }) =>
+          `{"schemaVersion":1,"accountId":${account},"requestId":${JSON.stringify(event.requestId)},"receivedAt":${JSON.stringify(event.receivedAt)},"event":${event.eventJson},"jobId":${JSON.stringify(jobId)},"minRulesVersion":${version}}`,
+      ),
+    );
+    return this.deps.producer.send(
+      codec.topicName('reprocess'),
+      page.map(({ event }, i) => ({ key: userKey(job.accountId, event.userId), value: values[i]! })),
+    );
   }
 }
 
