@@ -32,10 +32,11 @@ COPY tsconfig.base.json tsconfig.json ./
 COPY packages packages
 COPY services/$SERVICE services/$SERVICE
 RUN pnpm exec tsc -b "services/$SERVICE"
-# What the runtime needs of the service: compiled code and its SQL migrations (read from
-# dist/../migrations at start).
+# What the runtime needs of the service: compiled code, its SQL migrations (read from
+# dist/../migrations at start) and the gateway's dashboard page (dist/../dashboard).
 RUN mkdir -p /out && cp -r "services/$SERVICE/dist" /out/ \
- && if [ -d "services/$SERVICE/migrations" ]; then cp -r "services/$SERVICE/migrations" /out/; fi
+ && if [ -d "services/$SERVICE/migrations" ]; then cp -r "services/$SERVICE/migrations" /out/; fi \
+ && if [ -d "services/$SERVICE/dashboard" ]; then cp -r "services/$SERVICE/dashboard" /out/; fi
 
 # Production dependencies of the service and of the workspace packages it uses, nothing else.
 FROM base AS prod-deps

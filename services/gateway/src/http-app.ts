@@ -5,6 +5,7 @@ import { gatewayMetrics } from './metrics';
 import { openApiDocument } from './openapi/document';
 import type { EventSink } from './ports';
 import { adminProxyRoutes, type AdminProxyConfig } from './routes/admin-proxy';
+import { dashboardRoutes } from './routes/dashboard';
 import { Ingest, unsupportedCallRoutes } from './routes/ingest';
 import { ingestListener } from './routes/ingest-listener';
 
@@ -45,6 +46,7 @@ export function buildHttpApp(config: HttpAppConfig, deps: HttpAppDeps): FastifyI
 
   const document = openApiDocument();
   app.get('/openapi.json', async () => document);
+  dashboardRoutes(app);
 
   void app.register(async (v1) => {
     v1.addHook('onRequest', authenticate(deps.keys));

@@ -32,11 +32,12 @@ describe('/openapi.json', () => {
 
   it('documents every route the gateway serves under /v1, and every admin prefix it forwards', async () => {
     const { app, routes } = await documentedRoutes();
-    // printRoutes lists each path fastify serves with its methods, e.g. "├── /v1/page (POST)"; the
-    // ingest routes are served ahead of fastify by the ingest listener.
+    // printRoutes lists each path fastify serves with its methods, e.g. "├── /v1/page (POST)", or
+    // "├── v1/page (POST)" under "└── / (GET, HEAD)" (the dashboard); the ingest routes are served
+    // ahead of fastify by the ingest listener.
     const served = [
-      ...[...app.app.printRoutes({ commonPrefix: false }).matchAll(/(\/v1\/\S+) \(([^)]+)\)/g)].map(([, path, methods]) => ({
-        path: path!,
+      ...[...app.app.printRoutes({ commonPrefix: false }).matchAll(/\/?(v1\/\S+) \(([^)]+)\)/g)].map(([, path, methods]) => ({
+        path: `/${path!}`,
         methods: methods!.split(', ').filter((method) => method !== 'HEAD'),
       })),
       ...INGEST_ROUTES.map((path) => ({ path, methods: ['POST'] })),

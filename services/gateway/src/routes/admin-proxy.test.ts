@@ -1,34 +1,9 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { appUnderTest, basic, bearer, closeApps, KEY } from '../testing/app-under-test';
-
-interface Seen {
-  method: string;
-  url: string;
-  headers: IncomingMessage['headers'];
-  body: string;
-}
-
-/** A stand-in for an internal service that records what it received. */
-async function upstream(answer: { status: number; body: string } = { status: 200, body: '{"data":[]}' }) {
-  const seen: Seen[] = [];
-  const server: Server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      seen.push({ method: request.method!, url: request.url!, headers: request.headers, body: Buffer.concat(chunks).toString() });
-      response.writeHead(answer.status, { 'content-type': 'application/json' }).end(answer.body);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  servers.push(server);
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
-}
-const servers: Server[] = [];
+import { closeUpstreams, upstream } from '../testing/upstream';
 
 afterEach(async () => {
   await closeApps();
-  await Promise.all(servers.splice(0).map((server) => new Promise((resolve) => server.close(resolve))));
+  await closeUpstreams();
 });
 
 describe('admin routing', () => {

@@ -1,0 +1,193 @@
+'use strict';
+// The dashboard at `/`: read-only views of one account through the admin API (the same routes
+// and answers as API.md), with the account's API key as a Bearer token. The key stays in this
+// tab's sessionStorage; nothing is stored by the gateway for the page. Every value from the API
+// is written as text (textContent), never as HTML.
+
+const KEY = 'kana.apiKey';
+const PAGE = 50;
+
+/**
+ * Each view reads one admin API path (GET). A paged view is a table of the page's `data`, with a
+ * "More" button while the API answers a next cursor; the others render their answer themselves.
+ */
+const VIEWS = [
+  { id: 'usage', path: '/v1/usage', empty: 'No usage recorded yet.', columns: [
+    ['User', (row) => row.userId],
+    ['Feature', (row) => row.featureId, 'code'],
+    ['Total', (row) => row.total, 'number'],
+  ] },
+  { id: 'attention', path: '/v1/users/attention', render: (section, answer) => {
+    section.append(
+      heading('Without a billing id'),
+      table(answer.missingBillingId, [
+        ['User', (row) => userLabel(row)],
+        ['Email', (row) => row.email ?? ''],
+        ['Name', (row) => row.name ?? ''],
+        ['Source', (row) => row.source],
+      ], 'Every user has a billing id.'),
+      heading('Sharing an email'),
+      table(answer.sharedEmails, [
+        ['Email', (row) => row.email],
+        ['Users', (row) => row.users.map(userLabel).join(', ')],
+      ], 'No two users share an email.'),
+      heading('Identity issues'),
+      table(answer.issues, [
+        ['User', (row) => row.userId ?? ''],
+        ['Kind', (row) => row.kind],
+        ['Detail', (row) => row.detail],
+        ['At', (row) => row.at],
+      ], 'No identity issues.'),
+    );
+  } },
+  { id: 'unmapped', path: '/v1/events/unmapped', empty: 'No unmapped events: every stored event counts for a feature.', columns: [
+    ['Event', (row) => row.event],
+    ['User', (row) => row.userId],
+    ['Reason', (row) => (row.reason === 'no_rule' ? 'no rule matches' : 'unknown featureId')],
+    ['Time', (row) => row.timestamp],
+    ['Properties', (row) => JSON.stringify(row.properties), 'code'],
+    ['Message id', (row) => row.messageId, 'code'],
+  ] },
+  { id: 'features', path: '/v1/features', empty: 'No features yet.', columns: [
+    ['Id', (row) => row.id, 'code'],
+    ['Name', (row) => row.name],
+    ['Created', (row) => row.createdAt],
+  ] },
+  { id: 'rules', path: '/v1/rules', empty: 'No mapping rules yet.', columns: [
+    ['Feature', (row) => row.featureId, 'code'],
+    ['Event', (row) => row.eventName],
+    ['Conditions', (row) => row.conditions.map(conditionText).join(' and ') || 'none', 'code'],
+    ['Enabled', (row) => (row.enabled ? 'yes' : 'no')],
+    ['Updated', (row) => row.updatedAt],
+  ] },
+  { id: 'jobs', path: '/v1/reprocess-jobs', empty: 'No reprocess jobs yet.', columns: [
+    ['Job', (row) => row.id, 'code'],
+    ['Status', (row) => row.status],
+    ['Processed', (row) => `${row.processed} of ${row.total}`, 'number'],
+    ['Mapped', (row) => row.mapped, 'number'],
+  ] },
+];
+
+const userLabel = (user) => user.userId ?? `${user.id} (imported)`;
+const conditionText = (c) => `${c.property} ${c.operator}${c.value === undefined ? '' : ` ${JSON.stringify(c.value)}`}`;
+
+/** GET an admin path with the key; the API's own message on failure. */
+async function api(path) {
+  const response = await fetch(path, { headers: { authorization: `Bearer ${sessionStorage.getItem(KEY)}` }, cache: 'no-store' });
+  const body = await response.json().catch(() => ({}));
+  if (response.status === 401) {
+    signOut();
+    throw new Error(`${body.message ?? 'unknown API key'}: sign in with a current key.`);
+  }
+  if (!response.ok) throw new Error(body.message ?? `${response.status} ${response.statusText}`);
+  return body;
+}
+
+function heading(text) {
+  const h3 = document.createElement('h3');
+  h3.textContent = text;
+  return h3;
+}
+
+/** A table of `rows`, or a line saying there are none. */
+function table(rows, columns, emptyText) {
+  if (rows.length === 0) {
+    const p = document.createElement('p');
+    p.className = 'empty';
+    p.textContent = emptyText;
+    return p;
+  }
+  const result = document.createElement('table');
+  const head = result.createTHead().insertRow();
+  for (const [label] of columns) {
+    const th = document.createElement('th');
+    th.textContent = label;
+    head.append(th);
+  }
+  result.createTBody();
+  addRows(result, rows, columns);
+  return result;
+}
+
+function addRows(into, rows, columns) {
+  for (const row of rows) {
+    const tr = into.tBodies[0].insertRow();
+    for (const [, value, kind] of columns) {
+      const td = tr.insertCell();
+      const text = String(value(row));
+      if (kind === 'code') {
+        const code = document.createElement('code');
+        code.textContent = text;
+        td.append(code);
+      } else {
+        if (kind === 'number') td.className = 'number';
+        td.textContent = text;
+      }
+    }
+  }
+}
+
+/** Loads a view, or with `cursor` the next page of a paged view, appended to its table. */
+async function load(view, cursor) {
+  const section = document.getElementById(view.id);
+  const query = view.columns ? `?limit=${PAGE}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}` : '';
+  const answer = await api(view.path + query);
+  section.querySelector('button.more')?.remove();
+  if (view.render) {
+    section.replaceChildren(section.querySelector('h2'));
+    view.render(section, answer);
+    return;
+  }
+  const shown = cursor ? section.querySelector('table') : null;
+  if (shown) addRows(shown, answer.data, view.columns);
+  else section.replaceChildren(section.querySelector('h2'), table(answer.data, view.columns, view.empty));
+  if (answer.nextCursor) {
+    const more = document.createElement('button');
+    more.type = 'button';
+    more.className = 'more';
+    more.textContent = 'More';
+    more.addEventListener('click', () => load(view, answer.nextCursor).catch(showError));
+    section.append(more);
+  }
+}
+
+function showError(error) {
+  const box = document.getElementById('error');
+  box.textContent = error.message;
+  box.hidden = false;
+}
+
+async function refresh() {
+  document.getElementById('error').hidden = true;
+  const results = await Promise.allSettled(VIEWS.map((view) => load(view)));
+  const failed = results.find((result) => result.status === 'rejected');
+  if (failed) showError(failed.reason);
+}
+
+function showSignedIn(signedIn) {
+  document.getElementById('sign-in').hidden = signedIn;
+  document.getElementById('signed-in').hidden = !signedIn;
+  document.getElementById('views').hidden = !signedIn;
+}
+
+function signOut() {
+  sessionStorage.removeItem(KEY);
+  showSignedIn(false);
+}
+
+document.addEventListener('DOMContentLoaded', () => {
+  document.getElementById('sign-in').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const input = document.getElementById('api-key');
+    sessionStorage.setItem(KEY, input.value.trim());
+    input.value = '';
+    showSignedIn(true);
+    refresh();
+  });
+  document.getElementById('sign-out').addEventListener('click', signOut);
+  document.getElementById('refresh').addEventListener('click', refresh);
+  if (sessionStorage.getItem(KEY)) {
+    showSignedIn(true);
+    refresh();
+  }
+});
