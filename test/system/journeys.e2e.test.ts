@@ -1,3 +1,4 @@
+import { JSDOM } from 'jsdom';
 import { waitFor } from '@kana/platform/testing';
 import { aTrack, anIdentify, SystemUnderTest, totalOf, type AdminClient, type SegmentClient } from './harness';
 
@@ -47,6 +48,59 @@ async function waitForUser(dash: AdminClient, userId: string): Promise<any> {
 }
 
 describe('journeys through the whole system', () => {
+  it('the dashboard at / shows the account its usage, users without a billing id and unmapped events', async () => {
+    const { apiKey } = await system.createAccount();
+    const seg = system.segment(apiKey);
+    const dash = system.admin(apiKey);
+    await ok(dash.post('/v1/features', { id: 'messages', name: 'Messages' }), 201);
+    await ok(seg.identify(anIdentify({ userId: 'dee', traits: { email: 'dee@example.com', name: 'Dee' } })));
+    await ok(seg.track(aTrack({ userId: 'dee', properties: { featureId: 'messages', delta: 2 } })));
+    await ok(seg.track(aTrack({ userId: 'dee', event: 'Seat Added', properties: { seats: 1 } })));
+    await waitForTotal(dash, 'userId=dee&featureId=messages', 2);
+    await waitForUser(dash, 'dee');
+    await waitFor(async () => (await ok(dash.get('/v1/events/unmapped'))).data.length === 1, { timeoutMs: 60_000, what: 'the unmapped Seat Added' });
+
+    // The page as a browser loads it from the gateway: its HTML, then its script from /dashboard.js.
+    const page = await JSDOM.fromURL(`${system.gatewayUrl}/`, {
+      runScripts: 'dangerously',
+      resources: 'usable',
+      beforeParse: (window) => {
+        // jsdom has no fetch of its own: the browser's, relative to the page.
+        window.fetch = (path: string, init?: RequestInit) => fetch(new URL(path, system.gatewayUrl), init);
+      },
+    });
+    const { document } = page.window;
+    const text = (id: string) => document.getElementById(id)!.textContent ?? '';
+    await waitFor(async () => document.readyState === 'complete', { timeoutMs: 10_000, what: 'the page loaded' });
+    const signIn = async (key: string) => {
+      document.getElementById('api-key').value = key;
+      document.getElementById('sign-in')!.dispatchEvent(new page.window.Event('submit', { cancelable: true }));
+    };
+    try {
+      await signIn('kana_live_not-a-key');
+      await waitFor(async () => text('error').includes('unknown or revoked API key'), { timeoutMs: 10_000, what: 'the refusal shown' });
+      expect(document.getElementById('views')!.hidden).toBe(true);
+
+      await signIn(apiKey);
+      const sections = [...document.querySelectorAll('main section')];
+      // Each view shows more than its heading once its answer arrived (a table, or a line saying there is nothing).
+      await waitFor(async () => sections.every((section) => section.children.length > 1), { timeoutMs: 10_000, what: `every view loaded: ${text('views')}` });
+      expect([document.getElementById('error')!.hidden, document.getElementById('views')!.hidden]).toEqual([true, false]);
+      const rows = (id: string) => [...document.querySelectorAll(`#${id} tbody tr`)].map((row) => [...row.querySelectorAll('td')].map((cell) => cell.textContent));
+      expect(rows('usage')).toEqual([['dee', 'messages', '2']]);
+      expect(rows('attention')).toEqual([['dee', 'dee@example.com', 'Dee', expect.any(String)]]);
+      expect(rows('unmapped')).toEqual([['Seat Added', 'dee', 'no rule matches', expect.any(String), '{"seats":1}', expect.any(String)]]);
+      expect(rows('features')).toEqual([['messages', 'Messages', expect.any(String)]]);
+      expect(text('rules')).toContain('No mapping rules yet.');
+      // Creating the feature started a reprocess job (a new feature id can map stored events).
+      expect(rows('jobs')).toEqual([[expect.any(String), expect.any(String), expect.stringMatching(/^\d+ of \d+$/), expect.stringMatching(/^\d+$/)]]);
+      // The key stays in the tab, out of the page's markup.
+      expect(document.documentElement.outerHTML).not.toContain(apiKey);
+    } finally {
+      page.window.close();
+    }
+  });
+
   it('identify → the user is listed with the traits sent', async () => {
     const { seg, dash } = await newAccount();
     await ok(seg.identify(anIdentify({ userId: 'ada', traits: { email: 'ada@example.com', name: 'Ada', billingUserId: 'cus_Lp1bSKob4laHDD' } })));
