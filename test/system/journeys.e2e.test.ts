@@ -47,6 +47,43 @@ async function waitForUser(dash: AdminClient, userId: string): Promise<any> {
   return user;
 }
 
+/** The dashboard as a browser loads it from the gateway: its HTML, then its script from /dashboard.js. */
+async function openDashboard() {
+  const page = await JSDOM.fromURL(`${system.gatewayUrl}/`, {
+    runScripts: 'dangerously',
+    resources: 'usable',
+    beforeParse: (window) => {
+      // jsdom has no fetch of its own: the browser's, relative to the page.
+      window.fetch = (path: string, init?: RequestInit) => fetch(new URL(path, system.gatewayUrl), init);
+    },
+  });
+  const { window } = page;
+  const { document } = window;
+  await waitFor(async () => document.readyState === 'complete', { timeoutMs: 10_000, what: 'the page loaded' });
+  const submit = (formId: string) => document.getElementById(formId).dispatchEvent(new window.Event('submit', { cancelable: true }));
+  const fill = (formId: string, values: Record<string, string>) => {
+    for (const [name, value] of Object.entries(values)) document.getElementById(formId).elements.namedItem(name).value = value;
+  };
+  return {
+    document,
+    text: (id: string): string => document.getElementById(id).textContent ?? '',
+    rows: (id: string): (string | null)[][] =>
+      [...document.querySelectorAll(`#${id} tbody tr`)].map((row: any) => [...row.querySelectorAll('td')].map((cell: any) => cell.textContent)),
+    fill,
+    submit,
+    signIn: async (key: string) => {
+      fill('sign-in', { 'api-key': key });
+      submit('sign-in');
+    },
+    /** Until each view shows something (a table, or a line saying there is nothing). */
+    viewsLoaded: async () => {
+      const views = [...document.querySelectorAll('main section .view')];
+      await waitFor(async () => views.length === 6 && views.every((view: any) => view.children.length > 0), { timeoutMs: 10_000, what: 'every view loaded' });
+    },
+    close: () => window.close(),
+  };
+}
+
 describe('journeys through the whole system', () => {
   it('the dashboard at / shows the account its usage, users without a billing id and unmapped events', async () => {
     const { apiKey } = await system.createAccount();
@@ -60,44 +97,67 @@ describe('journeys through the whole system', () => {
     await waitForUser(dash, 'dee');
     await waitFor(async () => (await ok(dash.get('/v1/events/unmapped'))).data.length === 1, { timeoutMs: 60_000, what: 'the unmapped Seat Added' });
 
-    // The page as a browser loads it from the gateway: its HTML, then its script from /dashboard.js.
-    const page = await JSDOM.fromURL(`${system.gatewayUrl}/`, {
-      runScripts: 'dangerously',
-      resources: 'usable',
-      beforeParse: (window) => {
-        // jsdom has no fetch of its own: the browser's, relative to the page.
-        window.fetch = (path: string, init?: RequestInit) => fetch(new URL(path, system.gatewayUrl), init);
-      },
-    });
-    const { document } = page.window;
-    const text = (id: string) => document.getElementById(id)!.textContent ?? '';
-    await waitFor(async () => document.readyState === 'complete', { timeoutMs: 10_000, what: 'the page loaded' });
-    const signIn = async (key: string) => {
-      document.getElementById('api-key').value = key;
-      document.getElementById('sign-in')!.dispatchEvent(new page.window.Event('submit', { cancelable: true }));
-    };
+    const page = await openDashboard();
     try {
-      await signIn('kana_live_not-a-key');
-      await waitFor(async () => text('error').includes('unknown or revoked API key'), { timeoutMs: 10_000, what: 'the refusal shown' });
-      expect(document.getElementById('views')!.hidden).toBe(true);
+      await page.signIn('kana_live_not-a-key');
+      await waitFor(async () => page.text('error').includes('unknown or revoked API key'), { timeoutMs: 10_000, what: 'the refusal shown' });
+      expect(page.document.getElementById('views').hidden).toBe(true);
 
-      await signIn(apiKey);
-      const sections = [...document.querySelectorAll('main section')];
-      // Each view shows more than its heading once its answer arrived (a table, or a line saying there is nothing).
-      await waitFor(async () => sections.every((section) => section.children.length > 1), { timeoutMs: 10_000, what: `every view loaded: ${text('views')}` });
-      expect([document.getElementById('error')!.hidden, document.getElementById('views')!.hidden]).toEqual([true, false]);
-      const rows = (id: string) => [...document.querySelectorAll(`#${id} tbody tr`)].map((row) => [...row.querySelectorAll('td')].map((cell) => cell.textContent));
-      expect(rows('usage')).toEqual([['dee', 'messages', '2']]);
-      expect(rows('attention')).toEqual([['dee', 'dee@example.com', 'Dee', expect.any(String)]]);
-      expect(rows('unmapped')).toEqual([['Seat Added', 'dee', 'no rule matches', expect.any(String), '{"seats":1}', expect.any(String)]]);
-      expect(rows('features')).toEqual([['messages', 'Messages', expect.any(String)]]);
-      expect(text('rules')).toContain('No mapping rules yet.');
+      await page.signIn(apiKey);
+      await page.viewsLoaded();
+      expect([page.document.getElementById('error').hidden, page.document.getElementById('views').hidden]).toEqual([true, false]);
+      expect(page.rows('usage')).toEqual([['dee', 'messages', '2']]);
+      expect(page.rows('attention')).toEqual([['dee', 'dee@example.com', 'Dee', expect.any(String)]]);
+      expect(page.rows('unmapped')).toEqual([['Seat Added', 'dee', 'no rule matches', expect.any(String), '{"seats":1}', expect.any(String)]]);
+      expect(page.rows('features')).toEqual([['messages', 'Messages', expect.any(String)]]);
+      expect(page.text('rules')).toContain('No mapping rules yet.');
       // Creating the feature started a reprocess job (a new feature id can map stored events).
-      expect(rows('jobs')).toEqual([[expect.any(String), expect.any(String), expect.stringMatching(/^\d+ of \d+$/), expect.stringMatching(/^\d+$/)]]);
+      expect(page.rows('jobs')).toEqual([[expect.any(String), expect.any(String), expect.stringMatching(/^\d+ of \d+$/), expect.stringMatching(/^\d+$/)]]);
       // The key stays in the tab, out of the page's markup.
-      expect(document.documentElement.outerHTML).not.toContain(apiKey);
+      expect(page.document.documentElement.outerHTML).not.toContain(apiKey);
     } finally {
-      page.window.close();
+      page.close();
+    }
+  });
+
+  it('from the dashboard: a feature and a previewed rule count the unmapped event, and a bad rule is refused by name', async () => {
+    const { apiKey } = await system.createAccount();
+    const seg = system.segment(apiKey);
+    const dash = system.admin(apiKey);
+    await ok(seg.track(aTrack({ userId: 'eve', event: 'Seat Added', properties: { seats: 3, delta: 3 } })));
+    await waitFor(async () => (await ok(dash.get('/v1/events/unmapped'))).data.length === 1, { timeoutMs: 60_000, what: 'the unmapped Seat Added' });
+
+    const page = await openDashboard();
+    try {
+      await page.signIn(apiKey);
+      await page.viewsLoaded();
+      page.fill('feature-form', { id: 'seats', name: 'Seats' });
+      page.submit('feature-form');
+      await waitFor(async () => page.rows('features').length === 1, { timeoutMs: 10_000, what: 'the feature listed' });
+      expect(page.rows('features')).toEqual([['seats', 'Seats', expect.any(String)]]);
+
+      page.fill('rule-form', { featureId: 'seats', eventName: 'Seat Added', property: 'seats', operator: 'gt', value: 'many' });
+      page.submit('rule-form');
+      await waitFor(async () => !page.document.getElementById('error').hidden, { timeoutMs: 10_000, what: 'the refusal shown' });
+      expect(page.text('error')).toMatch(/conditions\.0\.value/);
+
+      page.fill('rule-form', { value: '2' });
+      page.document.getElementById('rule-preview').click();
+      await waitFor(async () => page.text('rule-result') !== '', { timeoutMs: 10_000, what: 'the preview' });
+      expect(page.text('rule-result')).toBe('1 stored unmapped event would be counted for seats.');
+
+      page.submit('rule-form');
+      await waitFor(async () => page.text('rule-result').startsWith('Rule created'), { timeoutMs: 10_000, what: 'the rule created' });
+      await waitFor(async () => page.rows('rules').length === 1, { timeoutMs: 10_000, what: 'the rule listed' });
+      expect(page.rows('rules')).toEqual([['seats', 'Seat Added', 'seats gt 2', 'yes', expect.any(String)]]);
+
+      // Counted by the reprocess job the rule started, as the API and (after Refresh) the page show.
+      await waitForTotal(dash, 'userId=eve&featureId=seats', 3);
+      page.document.getElementById('refresh').click();
+      await waitFor(async () => page.text('unmapped').includes('No unmapped events'), { timeoutMs: 30_000, what: 'the unmapped list empty' });
+      expect(page.rows('usage')).toEqual([['eve', 'seats', '3']]);
+    } finally {
+      page.close();
     }
   });
 

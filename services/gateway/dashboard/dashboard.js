@@ -1,15 +1,17 @@
 'use strict';
-// The dashboard at `/`: read-only views of one account through the admin API (the same routes
-// and answers as API.md), with the account's API key as a Bearer token. The key stays in this
-// tab's sessionStorage; nothing is stored by the gateway for the page. Every value from the API
-// is written as text (textContent), never as HTML.
+// The dashboard at `/`: views of one account through the admin API (the same routes and answers
+// as API.md), with the account's API key as a Bearer token, and the two changes an account makes
+// most: adding a feature and adding a mapping rule (previewed first: how many stored unmapped
+// events it would count). The key stays in this tab's sessionStorage; nothing is stored by the
+// gateway for the page. Every value from the API is written as text (textContent), never as HTML.
 
 const KEY = 'kana.apiKey';
 const PAGE = 50;
 
 /**
- * Each view reads one admin API path (GET). A paged view is a table of the page's `data`, with a
- * "More" button while the API answers a next cursor; the others render their answer themselves.
+ * Each view reads one admin API path (GET) into its section's `.view`. A paged view is a table of
+ * the page's `data`, with a "More" button while the API answers a next cursor (and `loaded` sees
+ * each page); the others render their answer themselves.
  */
 const VIEWS = [
   { id: 'usage', path: '/v1/usage', empty: 'No usage recorded yet.', columns: [
@@ -17,8 +19,8 @@ const VIEWS = [
     ['Feature', (row) => row.featureId, 'code'],
     ['Total', (row) => row.total, 'number'],
   ] },
-  { id: 'attention', path: '/v1/users/attention', render: (section, answer) => {
-    section.append(
+  { id: 'attention', path: '/v1/users/attention', render: (into, answer) => {
+    into.append(
       heading('Without a billing id'),
       table(answer.missingBillingId, [
         ['User', (row) => userLabel(row)],
@@ -48,7 +50,7 @@ const VIEWS = [
     ['Properties', (row) => JSON.stringify(row.properties), 'code'],
     ['Message id', (row) => row.messageId, 'code'],
   ] },
-  { id: 'features', path: '/v1/features', empty: 'No features yet.', columns: [
+  { id: 'features', path: '/v1/features', empty: 'No features yet.', loaded: (page, more) => fillFeatureIds(page.data, more), columns: [
     ['Id', (row) => row.id, 'code'],
     ['Name', (row) => row.name],
     ['Created', (row) => row.createdAt],
@@ -68,19 +70,33 @@ const VIEWS = [
   ] },
 ];
 
+/** The rule form suggests the features listed so far. */
+function fillFeatureIds(features, more) {
+  const list = document.getElementById('feature-ids');
+  if (!more) list.replaceChildren();
+  for (const feature of features) {
+    const option = document.createElement('option');
+    option.value = feature.id;
+    option.textContent = feature.name;
+    list.append(option);
+  }
+}
+
 const userLabel = (user) => user.userId ?? `${user.id} (imported)`;
 const conditionText = (c) => `${c.property} ${c.operator}${c.value === undefined ? '' : ` ${JSON.stringify(c.value)}`}`;
 
-/** GET an admin path with the key; the API's own message on failure. */
-async function api(path) {
-  const response = await fetch(path, { headers: { authorization: `Bearer ${sessionStorage.getItem(KEY)}` }, cache: 'no-store' });
-  const body = await response.json().catch(() => ({}));
+/** An admin API call with the key: GET, or POST of `body`; the API's own message on failure. */
+async function api(path, body) {
+  const headers = { authorization: `Bearer ${sessionStorage.getItem(KEY)}` };
+  const init = body === undefined ? { headers } : { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body) };
+  const response = await fetch(path, { ...init, cache: 'no-store' });
+  const answer = await response.json().catch(() => ({}));
   if (response.status === 401) {
     signOut();
-    throw new Error(`${body.message ?? 'unknown API key'}: sign in with a current key.`);
+    throw new Error(`${answer.message ?? 'unknown API key'}: sign in with a current key.`);
   }
-  if (!response.ok) throw new Error(body.message ?? `${response.status} ${response.statusText}`);
-  return body;
+  if (!response.ok) throw new Error(answer.message ?? `${response.status} ${response.statusText}`);
+  return answer;
 }
 
 function heading(text) {
@@ -130,25 +146,74 @@ function addRows(into, rows, columns) {
 /** Loads a view, or with `cursor` the next page of a paged view, appended to its table. */
 async function load(view, cursor) {
   const section = document.getElementById(view.id);
+  const shown = section.querySelector('.view');
   const query = view.columns ? `?limit=${PAGE}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}` : '';
   const answer = await api(view.path + query);
-  section.querySelector('button.more')?.remove();
+  shown.querySelector('button.more')?.remove();
   if (view.render) {
-    section.replaceChildren(section.querySelector('h2'));
-    view.render(section, answer);
+    shown.replaceChildren();
+    view.render(shown, answer);
     return;
   }
-  const shown = cursor ? section.querySelector('table') : null;
-  if (shown) addRows(shown, answer.data, view.columns);
-  else section.replaceChildren(section.querySelector('h2'), table(answer.data, view.columns, view.empty));
+  const rows = cursor ? shown.querySelector('table') : null;
+  if (rows) addRows(rows, answer.data, view.columns);
+  else shown.replaceChildren(table(answer.data, view.columns, view.empty));
+  view.loaded?.(answer, Boolean(cursor));
   if (answer.nextCursor) {
     const more = document.createElement('button');
     more.type = 'button';
     more.className = 'more';
     more.textContent = 'More';
     more.addEventListener('click', () => load(view, answer.nextCursor).catch(showError));
-    section.append(more);
+    shown.append(more);
   }
+}
+
+/** A condition value as typed: JSON when it is JSON (3, true, ["a","b"], "x"), else the text itself; none when blank. */
+function conditionValue(text) {
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** The rule the form describes, as POST /v1/rules and /v1/rules/preview take it. */
+function ruleOf(form) {
+  const field = (name) => form.elements.namedItem(name).value.trim();
+  const property = field('property');
+  const value = conditionValue(form.elements.namedItem('value').value);
+  const condition = { property, operator: field('operator'), ...(value === undefined ? {} : { value }) };
+  return { featureId: field('featureId'), eventName: field('eventName'), conditions: property ? [condition] : [] };
+}
+
+function say(text) {
+  document.getElementById('error').hidden = true;
+  const result = document.getElementById('rule-result');
+  result.textContent = text;
+  result.hidden = false;
+}
+
+async function previewRule(form) {
+  const rule = ruleOf(form);
+  const { matchingUnmapped } = await api('/v1/rules/preview', rule);
+  say(`${matchingUnmapped} stored unmapped event${matchingUnmapped === 1 ? '' : 's'} would be counted for ${rule.featureId}.`);
+}
+
+async function createRule(form) {
+  const rule = ruleOf(form);
+  await api('/v1/rules', rule);
+  form.reset();
+  say(`Rule created: ${rule.eventName} counts for ${rule.featureId}. A reprocess job counts the stored events it maps.`);
+  await refresh();
+}
+
+async function addFeature(form) {
+  const field = (name) => form.elements.namedItem(name).value.trim();
+  await api('/v1/features', { id: field('id'), name: field('name') });
+  form.reset();
+  await refresh();
 }
 
 function showError(error) {
@@ -185,6 +250,19 @@ document.addEventListener('DOMContentLoaded', () => {
     refresh();
   });
   document.getElementById('sign-out').addEventListener('click', signOut);
+  const featureForm = document.getElementById('feature-form');
+  featureForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    addFeature(featureForm).catch(showError);
+  });
+  const ruleForm = document.getElementById('rule-form');
+  ruleForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    createRule(ruleForm).catch(showError);
+  });
+  document.getElementById('rule-preview').addEventListener('click', () => {
+    if (ruleForm.reportValidity()) previewRule(ruleForm).catch(showError);
+  });
   document.getElementById('refresh').addEventListener('click', refresh);
   if (sessionStorage.getItem(KEY)) {
     showSignedIn(true);

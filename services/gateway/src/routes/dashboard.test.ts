@@ -12,6 +12,8 @@ afterEach(async () => {
 const script = readFileSync(join(DASHBOARD_DIR, 'dashboard.js'), 'utf8');
 /** The admin paths the page reads, as its VIEWS declare them. */
 const pagePaths = [...script.matchAll(/path: '([^']+)'/g)].map(([, path]) => path!);
+/** The admin paths the page posts to: api(path, body). */
+const postedPaths = [...script.matchAll(/api\('([^']+)', /g)].map(([, path]) => path!);
 
 describe('the dashboard at /', () => {
   it('is an HTML page that may run only its own script and talk only to this origin', async () => {
@@ -59,6 +61,12 @@ describe('the dashboard at /', () => {
     const forwarded = [...identity.seen, ...rules.seen, ...usage.seen].map((seen) => seen.url.split('?')[0]);
     expect(forwarded.sort()).toEqual([...pagePaths].sort());
     expect(identity.seen.map((seen) => seen.url)).toEqual(['/v1/users/attention']);
+  });
+
+  it('changes only what the account changes most, through documented POST routes: features, rule previews, rules', async () => {
+    expect(postedPaths.sort()).toEqual(['/v1/features', '/v1/rules', '/v1/rules/preview']);
+    const document = (await appUnderTest().request('GET', '/openapi.json')).json() as { paths: Record<string, Record<string, unknown>> };
+    expect(postedPaths.filter((path) => document.paths[path]?.post === undefined)).toEqual([]);
   });
 
   it('writes values from the API as text, never as HTML', () => {

@@ -27,8 +27,9 @@ const HEADERS = {
 /**
  * The dashboard (DESIGN's `/`): a static page that reads the account's views through the admin
  * API with the key the user types (usage totals, users needing attention, unmapped events,
- * features, rules, reprocess jobs). Served without authentication: it holds no data, the API
- * calls it makes are authenticated like any other. Files are read once, at start.
+ * features, rules, reprocess jobs) and adds features and previewed rules. Served without
+ * authentication: it holds no data, the API calls it makes are authenticated like any other.
+ * Files are read once, at start.
  */
 export function dashboardRoutes(app: FastifyInstance, dir = DASHBOARD_DIR): void {
   for (const { route, file, type } of FILES) {
