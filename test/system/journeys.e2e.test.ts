@@ -53,8 +53,9 @@ async function openDashboard() {
     runScripts: 'dangerously',
     resources: 'usable',
     beforeParse: (window) => {
-      // jsdom has no fetch of its own: the browser's, relative to the page.
+      // jsdom has no fetch of its own: the browser's, relative to the page. The user answers yes to every confirm().
       window.fetch = (path: string, init?: RequestInit) => fetch(new URL(path, system.gatewayUrl), init);
+      window.confirm = () => true;
     },
   });
   const { window } = page;
@@ -69,6 +70,7 @@ async function openDashboard() {
     text: (id: string): string => document.getElementById(id).textContent ?? '',
     rows: (id: string): (string | null)[][] =>
       [...document.querySelectorAll(`#${id} tbody tr`)].map((row: any) => [...row.querySelectorAll('td')].map((cell: any) => cell.textContent)),
+    window,
     fill,
     submit,
     signIn: async (key: string) => {
@@ -156,6 +158,45 @@ describe('journeys through the whole system', () => {
       page.document.getElementById('refresh').click();
       await waitFor(async () => page.text('unmapped').includes('No unmapped events'), { timeoutMs: 30_000, what: 'the unmapped list empty' });
       expect(page.rows('usage')).toEqual([['eve', 'seats', '3']]);
+    } finally {
+      page.close();
+    }
+  });
+
+  it('from the dashboard: Stripe customers imported into the users with their email, and two users sharing an email merged', async () => {
+    const { apiKey } = await system.createAccount();
+    const seg = system.segment(apiKey);
+    const dash = system.admin(apiKey);
+    await ok(dash.post('/v1/features', { id: 'messages', name: 'Messages' }), 201);
+    await ok(seg.identify(anIdentify({ userId: 'fay', traits: { email: 'fay@example.com', name: 'Fay' } })));
+    await ok(seg.identify(anIdentify({ userId: 'gus', traits: { email: 'team@example.com' } })));
+    await ok(seg.identify(anIdentify({ userId: 'gus-2', traits: { email: 'team@example.com' } })));
+    await ok(seg.track(aTrack({ userId: 'gus-2', properties: { featureId: 'messages', delta: 4 } })));
+    for (const userId of ['fay', 'gus', 'gus-2']) await waitForUser(dash, userId);
+    await waitForTotal(dash, 'userId=gus-2&featureId=messages', 4);
+
+    const page = await openDashboard();
+    try {
+      await page.signIn(apiKey);
+      await page.viewsLoaded();
+      expect(page.text('attention')).toContain('team@example.com');
+
+      page.fill('import-form', { csv: 'id,Description,Email,Name\ncus_Lp1bSKob4laHDD,,fay@example.com,"Fay, F."\n' });
+      page.submit('import-form');
+      await waitFor(async () => page.text('users-result') !== '', { timeoutMs: 10_000, what: 'the import answered' });
+      expect(page.text('users-result')).toBe('1 customer: 0 imported, 1 merged into users with their email, 0 skipped.');
+      const [fay] = await usersWith(dash, 'userId=fay');
+      expect(fay).toMatchObject({ billingId: 'cus_Lp1bSKob4laHDD', billingProvider: 'stripe' });
+
+      // Keep gus: gus-2 is merged into it, and its usage follows.
+      const merge = page.document.querySelector('#attention form.merge');
+      const keep = merge.querySelector('select');
+      keep.value = [...keep.options].find((option: any) => option.textContent === 'gus').value;
+      merge.dispatchEvent(new page.window.Event('submit', { cancelable: true }));
+      await waitFor(async () => page.text('users-result').startsWith('Merged'), { timeoutMs: 10_000, what: 'the merge answered' });
+      expect(page.text('users-result')).toBe('Merged gus-2 into gus.');
+      await waitForTotal(dash, 'userId=gus&featureId=messages', 4);
+      await waitFor(async () => page.text('attention').includes('No two users share an email.'), { timeoutMs: 10_000, what: 'no shared email left' });
     } finally {
       page.close();
     }

@@ -1,8 +1,8 @@
 'use strict';
 // The dashboard at `/`: views of one account through the admin API (the same routes and answers
-// as API.md), with the account's API key as a Bearer token, and the two changes an account makes
-// most: adding a feature and adding a mapping rule (previewed first: how many stored unmapped
-// events it would count). The key stays in this tab's sessionStorage; nothing is stored by the
+// as API.md), with the account's API key as a Bearer token, and the changes an account makes
+// there: adding a feature, adding a mapping rule (previewed first: how many stored unmapped
+// events it would count), merging users that share an email, importing Stripe customers. The key stays in this tab's sessionStorage; nothing is stored by the
 // gateway for the page. Every value from the API is written as text (textContent), never as HTML.
 
 const KEY = 'kana.apiKey';
@@ -32,6 +32,7 @@ const VIEWS = [
       table(answer.sharedEmails, [
         ['Email', (row) => row.email],
         ['Users', (row) => row.users.map(userLabel).join(', ')],
+        ['Merge', (row) => mergeControl(row.users), 'node'],
       ], 'No two users share an email.'),
       heading('Identity issues'),
       table(answer.issues, [
@@ -130,6 +131,10 @@ function addRows(into, rows, columns) {
     const tr = into.tBodies[0].insertRow();
     for (const [, value, kind] of columns) {
       const td = tr.insertCell();
+      if (kind === 'node') {
+        td.append(value(row));
+        continue;
+      }
       const text = String(value(row));
       if (kind === 'code') {
         const code = document.createElement('code');
@@ -188,9 +193,9 @@ function ruleOf(form) {
   return { featureId: field('featureId'), eventName: field('eventName'), conditions: property ? [condition] : [] };
 }
 
-function say(text) {
+function say(text, where = 'rule-result') {
   document.getElementById('error').hidden = true;
-  const result = document.getElementById('rule-result');
+  const result = document.getElementById(where);
   result.textContent = text;
   result.hidden = false;
 }
@@ -213,6 +218,92 @@ async function addFeature(form) {
   const field = (name) => form.elements.namedItem(name).value.trim();
   await api('/v1/features', { id: field('id'), name: field('name') });
   form.reset();
+  await refresh();
+}
+
+/** Users sharing an email: keep the chosen one, merge each other into it (their usage follows it). */
+function mergeControl(users) {
+  const form = document.createElement('form');
+  form.className = 'merge';
+  const keep = document.createElement('select');
+  keep.setAttribute('aria-label', 'user to keep');
+  for (const user of users) {
+    const option = document.createElement('option');
+    option.value = user.id;
+    option.textContent = userLabel(user);
+    keep.append(option);
+  }
+  const button = document.createElement('button');
+  button.type = 'submit';
+  button.textContent = 'Keep, merge the others into it';
+  form.append(keep, button);
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const survivor = users.find((user) => user.id === keep.value);
+    const others = users.filter((user) => user !== survivor);
+    if (!window.confirm(`Merge ${others.map(userLabel).join(', ')} into ${userLabel(survivor)}? Their usage will count for ${userLabel(survivor)}; this cannot be undone.`)) return;
+    mergeUsers(survivor, others).catch(showError);
+  });
+  return form;
+}
+
+async function mergeUsers(survivor, others) {
+  for (const user of others) await api(`/v1/users/${encodeURIComponent(user.id)}/merge`, { intoId: survivor.id });
+  say(`Merged ${others.map(userLabel).join(', ')} into ${userLabel(survivor)}.`, 'users-result');
+  await refresh();
+}
+
+/** RFC 4180 CSV: rows of fields; a quoted field may hold commas, line breaks and doubled quotes. */
+function parseCsv(text) {
+  const rows = [];
+  let row = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c !== '"') field += c;
+      else if (text[i + 1] === '"') field += text[++i];
+      else quoted = false;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') {
+      row.push(field);
+      field = '';
+    } else if (c === '\n' || c === '\r') {
+      if (c === '\r' && text[i + 1] === '\n') i++;
+      row.push(field);
+      rows.push(row);
+      row = [];
+      field = '';
+    } else field += c;
+  }
+  if (field !== '' || row.length > 0) rows.push([...row, field]);
+  return rows.filter((fields) => fields.some((value) => value.trim() !== ''));
+}
+
+/** The customers of a Stripe customer export: a CSV whose header names an id column, and Email and Name ones. */
+function stripeCustomers(text) {
+  const [header, ...rows] = parseCsv(text.replace(/^\uFEFF/, ''));
+  if (!header) throw new Error('the export is empty');
+  const column = (name) => header.findIndex((title) => title.trim().toLowerCase() === name);
+  const [id, email, name] = [column('id'), column('email'), column('name')];
+  if (id < 0) throw new Error('the export has no "id" column: a Stripe customer export starts with id,Description,Email,Name');
+  const value = (row, index) => (index < 0 ? null : row[index]?.trim() || null);
+  return rows.map((row) => ({ id: value(row, id) ?? '', email: value(row, email), name: value(row, name) }));
+}
+
+/** At most this many customers per import request (the identity service's limit). */
+const IMPORT_CHUNK = 10_000;
+
+async function importCustomers(form) {
+  const customers = stripeCustomers(form.elements.namedItem('csv').value);
+  const total = { imported: 0, merged: 0, skipped: 0 };
+  for (let i = 0; i < customers.length; i += IMPORT_CHUNK) {
+    const answer = await api('/v1/users/import', { customers: customers.slice(i, i + IMPORT_CHUNK) });
+    for (const key of Object.keys(total)) total[key] += answer[key];
+  }
+  form.reset();
+  say(`${customers.length} customer${customers.length === 1 ? '' : 's'}: ${total.imported} imported, ${total.merged} merged into users with their email, ${total.skipped} skipped.`, 'users-result');
   await refresh();
 }
 
@@ -240,7 +331,9 @@ function signOut() {
   showSignedIn(false);
 }
 
-document.addEventListener('DOMContentLoaded', () => {
+// In Node (the unit tests) only the pure functions are loaded.
+if (typeof module === 'object') module.exports = { parseCsv, stripeCustomers, conditionValue };
+else document.addEventListener('DOMContentLoaded', () => {
   document.getElementById('sign-in').addEventListener('submit', (event) => {
     event.preventDefault();
     const input = document.getElementById('api-key');
@@ -254,6 +347,11 @@ document.addEventListener('DOMContentLoaded', () => {
   featureForm.addEventListener('submit', (event) => {
     event.preventDefault();
     addFeature(featureForm).catch(showError);
+  });
+  const importForm = document.getElementById('import-form');
+  importForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    importCustomers(importForm).catch(showError);
   });
   const ruleForm = document.getElementById('rule-form');
   ruleForm.addEventListener('submit', (event) => {

@@ -12,8 +12,14 @@ afterEach(async () => {
 const script = readFileSync(join(DASHBOARD_DIR, 'dashboard.js'), 'utf8');
 /** The admin paths the page reads, as its VIEWS declare them. */
 const pagePaths = [...script.matchAll(/path: '([^']+)'/g)].map(([, path]) => path!);
-/** The admin paths the page posts to: api(path, body). */
-const postedPaths = [...script.matchAll(/api\('([^']+)', /g)].map(([, path]) => path!);
+/** The admin paths the page posts to: api(path, body), with an id in a template literal read as {id}. */
+const postedPaths = [...script.matchAll(/api\(['`]([^'`]+)['`], /g)].map(([, path]) => path!.replace(/\$\{[^}]+\}/g, '{id}'));
+// The page's pure functions (the script exports them when loaded by Node).
+const page = require(join(DASHBOARD_DIR, 'dashboard.js')) as {
+  parseCsv: (text: string) => string[][];
+  stripeCustomers: (text: string) => { id: string; email: string | null; name: string | null }[];
+  conditionValue: (text: string) => unknown;
+};
 
 describe('the dashboard at /', () => {
   it('is an HTML page that may run only its own script and talk only to this origin', async () => {
@@ -63,8 +69,8 @@ describe('the dashboard at /', () => {
     expect(identity.seen.map((seen) => seen.url)).toEqual(['/v1/users/attention']);
   });
 
-  it('changes only what the account changes most, through documented POST routes: features, rule previews, rules', async () => {
-    expect(postedPaths.sort()).toEqual(['/v1/features', '/v1/rules', '/v1/rules/preview']);
+  it('changes only what DESIGN lets an account change, through documented POST routes', async () => {
+    expect(postedPaths.sort()).toEqual(['/v1/features', '/v1/rules', '/v1/rules/preview', '/v1/users/import', '/v1/users/{id}/merge']);
     const document = (await appUnderTest().request('GET', '/openapi.json')).json() as { paths: Record<string, Record<string, unknown>> };
     expect(postedPaths.filter((path) => document.paths[path]?.post === undefined)).toEqual([]);
   });
@@ -72,5 +78,32 @@ describe('the dashboard at /', () => {
   it('writes values from the API as text, never as HTML', () => {
     expect(script).not.toMatch(/innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function/);
     expect(script).toContain('textContent');
+  });
+});
+
+describe("the dashboard's Stripe import", () => {
+  it('reads a Stripe customer export by its header, whatever the column order and extra columns', () => {
+    const csv = '\uFEFFid,Description,Email,Name,Created (UTC)\r\ncus_Lp1bSKob4laHDD,VIP,ada@example.com,"Lovelace, Ada",2024-01-02\r\ncus_NffrFeUfNV2Hib,,,,2024-01-03\r\n\r\n';
+    expect(page.stripeCustomers(csv)).toEqual([
+      { id: 'cus_Lp1bSKob4laHDD', email: 'ada@example.com', name: 'Lovelace, Ada' },
+      { id: 'cus_NffrFeUfNV2Hib', email: null, name: null },
+    ]);
+    expect(page.stripeCustomers('Email,id\ngrace@example.com,cus_1')).toEqual([{ id: 'cus_1', email: 'grace@example.com', name: null }]);
+  });
+
+  it('keeps quoted commas, quotes and line breaks inside a field', () => {
+    expect(page.parseCsv('a,"b, ""c""","d\ne"\nf,,')).toEqual([
+      ['a', 'b, "c"', 'd\ne'],
+      ['f', '', ''],
+    ]);
+  });
+
+  it('refuses an export without an id column, saying what it expected', () => {
+    expect(() => page.stripeCustomers('Email,Name\na@b.c,A')).toThrow(/no "id" column/);
+    expect(() => page.stripeCustomers('')).toThrow('the export is empty');
+  });
+
+  it('reads a condition value as JSON when it is JSON, else as text', () => {
+    expect([page.conditionValue('3'), page.conditionValue('["pro","team"]'), page.conditionValue('pro'), page.conditionValue('  ')]).toEqual([3, ['pro', 'team'], 'pro', undefined]);
   });
 });

@@ -27,7 +27,8 @@ const HEADERS = {
 /**
  * The dashboard (DESIGN's `/`): a static page that reads the account's views through the admin
  * API with the key the user types (usage totals, users needing attention, unmapped events,
- * features, rules, reprocess jobs) and adds features and previewed rules. Served without
+ * features, rules, reprocess jobs); adds features and previewed rules, merges users that share
+ * an email and imports a Stripe customer export. Served without
  * authentication: it holds no data, the API calls it makes are authenticated like any other.
  * Files are read once, at start.
  */
