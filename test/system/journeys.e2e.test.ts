@@ -110,7 +110,7 @@ describe('journeys through the whole system', () => {
       expect([page.document.getElementById('error').hidden, page.document.getElementById('views').hidden]).toEqual([true, false]);
       expect(page.rows('usage')).toEqual([['dee', 'messages', '2']]);
       expect(page.rows('attention')).toEqual([['dee', 'dee@example.com', 'Dee', expect.any(String)]]);
-      expect(page.rows('unmapped')).toEqual([['Seat Added', 'dee', 'no rule matches', expect.any(String), '{"seats":1}', expect.any(String)]]);
+      expect(page.rows('unmapped')).toEqual([['Seat Added', 'dee', 'no rule matches', expect.any(String), '{"seats":1}', expect.any(String), 'Map…']]);
       expect(page.rows('features')).toEqual([['messages', 'Messages', expect.any(String)]]);
       expect(page.text('rules')).toContain('No mapping rules yet.');
       // Creating the feature started a reprocess job (a new feature id can map stored events).
@@ -138,7 +138,10 @@ describe('journeys through the whole system', () => {
       await waitFor(async () => page.rows('features').length === 1, { timeoutMs: 10_000, what: 'the feature listed' });
       expect(page.rows('features')).toEqual([['seats', 'Seats', expect.any(String)]]);
 
-      page.fill('rule-form', { featureId: 'seats', eventName: 'Seat Added', property: 'seats', operator: 'gt', value: 'many' });
+      // The unmapped event's Map… button starts the rule with its name.
+      page.document.querySelector('#unmapped tbody button').click();
+      expect(page.document.getElementById('rule-form').elements.namedItem('eventName').value).toBe('Seat Added');
+      page.fill('rule-form', { featureId: 'seats', property: 'seats', operator: 'gt', value: 'many' });
       page.submit('rule-form');
       await waitFor(async () => !page.document.getElementById('error').hidden, { timeoutMs: 10_000, what: 'the refusal shown' });
       expect(page.text('error')).toMatch(/conditions\.0\.value/);

@@ -50,6 +50,7 @@ const VIEWS = [
     ['Time', (row) => row.timestamp],
     ['Properties', (row) => JSON.stringify(row.properties), 'code'],
     ['Message id', (row) => row.messageId, 'code'],
+    ['', (row) => mapButton(row), 'node'],
   ] },
   { id: 'features', path: '/v1/features', empty: 'No features yet.', loaded: (page, more) => fillFeatureIds(page.data, more), columns: [
     ['Id', (row) => row.id, 'code'],
@@ -219,6 +220,21 @@ async function addFeature(form) {
   await api('/v1/features', { id: field('id'), name: field('name') });
   form.reset();
   await refresh();
+}
+
+/** Starts a rule for an unmapped event's name: the rule form, filled in with it, waits for a feature. */
+function mapButton(event) {
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.textContent = 'Map…';
+  button.title = `Start a rule for "${event.event}" events`;
+  button.addEventListener('click', () => {
+    const form = document.getElementById('rule-form');
+    form.elements.namedItem('eventName').value = event.event;
+    form.scrollIntoView?.();
+    form.elements.namedItem('featureId').focus();
+  });
+  return button;
 }
 
 /** Users sharing an email: keep the chosen one, merge each other into it (their usage follows it). */
