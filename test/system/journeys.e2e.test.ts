@@ -16,9 +16,9 @@ afterAll(async () => {
   await system?.cleanup();
 });
 
-async function newAccount(): Promise<{ seg: SegmentClient; dash: AdminClient }> {
+async function newAccount(): Promise<{ apiKey: string; seg: SegmentClient; dash: AdminClient }> {
   const { apiKey } = await system.createAccount();
-  return { seg: system.segment(apiKey), dash: system.admin(apiKey) };
+  return { apiKey, seg: system.segment(apiKey), dash: system.admin(apiKey) };
 }
 
 const ok = async (pending: Promise<{ status: number; body: unknown }>, status = 200) => {
@@ -88,9 +88,7 @@ async function openDashboard() {
 
 describe('journeys through the whole system', () => {
   it('the dashboard at / shows the account its usage, users without a billing id and unmapped events', async () => {
-    const { apiKey } = await system.createAccount();
-    const seg = system.segment(apiKey);
-    const dash = system.admin(apiKey);
+    const { apiKey, seg, dash } = await newAccount();
     await ok(dash.post('/v1/features', { id: 'messages', name: 'Messages' }), 201);
     await ok(seg.identify(anIdentify({ userId: 'dee', traits: { email: 'dee@example.com', name: 'Dee' } })));
     await ok(seg.track(aTrack({ userId: 'dee', properties: { featureId: 'messages', delta: 2 } })));
@@ -123,9 +121,7 @@ describe('journeys through the whole system', () => {
   });
 
   it('from the dashboard: a feature and a previewed rule count the unmapped event, and a bad rule is refused by name', async () => {
-    const { apiKey } = await system.createAccount();
-    const seg = system.segment(apiKey);
-    const dash = system.admin(apiKey);
+    const { apiKey, seg, dash } = await newAccount();
     await ok(seg.track(aTrack({ userId: 'eve', event: 'Seat Added', properties: { seats: 3, delta: 3 } })));
     await waitFor(async () => (await ok(dash.get('/v1/events/unmapped'))).data.length === 1, { timeoutMs: 60_000, what: 'the unmapped Seat Added' });
 
@@ -167,9 +163,7 @@ describe('journeys through the whole system', () => {
   });
 
   it('from the dashboard: Stripe customers imported into the users with their email, and two users sharing an email merged', async () => {
-    const { apiKey } = await system.createAccount();
-    const seg = system.segment(apiKey);
-    const dash = system.admin(apiKey);
+    const { apiKey, seg, dash } = await newAccount();
     await ok(dash.post('/v1/features', { id: 'messages', name: 'Messages' }), 201);
     await ok(seg.identify(anIdentify({ userId: 'fay', traits: { email: 'fay@example.com', name: 'Fay' } })));
     await ok(seg.identify(anIdentify({ userId: 'gus', traits: { email: 'team@example.com' } })));
