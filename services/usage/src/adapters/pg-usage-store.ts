@@ -158,13 +158,13 @@ async function insertEvents(client: PoolClient, events: PlannedEvent[]): Promise
 const ISO_TIME = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /**
- * The message_keys row of each event of the batch (its ctid), one primary-key lookup per event. As a plain join
- * the planner, which knows the batch size from the bound array, hashes the whole of message_keys (every
+ * The message_keys row of each event of the batch (`columns` of it), one primary-key lookup per event. As a
+ * plain join the planner, which knows the batch size from the bound array, hashes the whole of message_keys (every
  * event ever stored) once the batch is a few thousand events: 90 ms a batch at 200,000 keys, and growing
  * with the table. A subquery with LIMIT is never flattened into the join, so this stays an index lookup
  * whatever the table size.
  */
-const KEY_LOOKUP = `SELECT k.ctid FROM message_keys k WHERE k.account_id = u.account_id AND k.message_id = u.message_id LIMIT 1`;
+const keyLookup = (columns: string) => `SELECT ${columns} FROM message_keys k WHERE k.account_id = u.account_id AND k.message_id = u.message_id LIMIT 1`;
 
 /**
  * The rows it changed, as they are now (`upgraded` set on each). Only the narrow message_keys row changes
@@ -177,7 +177,7 @@ async function upgradeUnmapped(client: PoolClient, events: PlannedEvent[]): Prom
   const { rows } = await client.query<ExistingRow>(
     `UPDATE message_keys m SET outcome = u.outcome, reason = u.reason, rules_version = u.rules_version
      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[]) AS u(account_id, message_id, outcome, reason, rules_version)
-     CROSS JOIN LATERAL (${KEY_LOOKUP}) k
+     CROSS JOIN LATERAL (${keyLookup('k.ctid')}) k
      WHERE m.ctid = k.ctid AND m.outcome = 'unmapped' AND m.rules_version <= u.rules_version
      RETURNING m.account_id, m.message_id, ${ISO_TIME('m.event_time')} AS event_time, m.outcome, m.reason, m.rules_version, true AS upgraded`,
     [
@@ -195,9 +195,7 @@ async function readExisting(client: PoolClient, events: PlannedEvent[]): Promise
   const { rows } = await client.query<ExistingRow>(
     `SELECT k.account_id, k.message_id, ${ISO_TIME('k.event_time')} AS event_time, k.outcome, k.reason, k.rules_version
      FROM unnest($1::text[], $2::text[]) AS u(account_id, message_id)
-     CROSS JOIN LATERAL (
-       SELECT * FROM message_keys k WHERE k.account_id = u.account_id AND k.message_id = u.message_id LIMIT 1
-     ) k`,
+     CROSS JOIN LATERAL (${keyLookup('*')}) k`,
     [events.map((e) => e.message.accountId), events.map((e) => e.message.event.messageId)],
   );
   return new Map(rows.map((row) => [eventKey(row.account_id, row.message_id), row]));
@@ -256,7 +254,7 @@ async function readRecords(client: PoolClient, events: ExistingRow[]): Promise<R
     `SELECT r.id, r.account_id, r.message_id, r.feature_id, r.user_id, r.delta, r.rule_id,
        ${ISO_TIME('r.event_time')} AS event_time, ${ISO_TIME('r.recorded_at')} AS recorded_at
      FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u(account_id, message_id, event_time)
-     -- OFFSET 0 keeps the lookup per event (see KEY_LOOKUP): never a scan of every record.
+     -- OFFSET 0 keeps the lookup per event (see keyLookup): never a scan of every record.
      CROSS JOIN LATERAL (
        SELECT * FROM usage_records r WHERE r.account_id = u.account_id AND r.message_id = u.message_id AND r.event_time = u.event_time OFFSET 0
      ) r`,
