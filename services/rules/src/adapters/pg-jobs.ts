@@ -353,11 +353,6 @@ function splitAddress(value: string): { jobEnd: number; pageEnd: number; pageNo:
   return index < 0 ? undefined : { jobEnd, pageEnd, pageNo, index };
 }
 
-export function parseAddress(value: string): { jobId: string; pageNo: number; index: number } | undefined {
-  const address = splitAddress(value);
-  return address && { jobId: value.slice(0, address.jobEnd), pageNo: address.pageNo, index: address.index };
-}
-
 /** The addressed verdicts of one recorded page, in arrival order. */
 export interface PageVerdicts {
   jobId: string;
