@@ -185,11 +185,14 @@ function conditionValue(text) {
   }
 }
 
+/** What a form's field holds, as typed. */
+const fieldOf = (form, name) => form.elements.namedItem(name).value;
+
 /** The rule the form describes, as POST /v1/rules and /v1/rules/preview take it. */
 function ruleOf(form) {
-  const field = (name) => form.elements.namedItem(name).value.trim();
+  const field = (name) => fieldOf(form, name).trim();
   const property = field('property');
-  const value = conditionValue(form.elements.namedItem('value').value);
+  const value = conditionValue(fieldOf(form, 'value'));
   const condition = { property, operator: field('operator'), ...(value === undefined ? {} : { value }) };
   return { featureId: field('featureId'), eventName: field('eventName'), conditions: property ? [condition] : [] };
 }
@@ -216,8 +219,7 @@ async function createRule(form) {
 }
 
 async function addFeature(form) {
-  const field = (name) => form.elements.namedItem(name).value.trim();
-  await api('/v1/features', { id: field('id'), name: field('name') });
+  await api('/v1/features', { id: fieldOf(form, 'id').trim(), name: fieldOf(form, 'name').trim() });
   form.reset();
   await refresh();
 }
@@ -312,7 +314,7 @@ function stripeCustomers(text) {
 const IMPORT_CHUNK = 10_000;
 
 async function importCustomers(form) {
-  const customers = stripeCustomers(form.elements.namedItem('csv').value);
+  const customers = stripeCustomers(fieldOf(form, 'csv'));
   const total = { imported: 0, merged: 0, skipped: 0 };
   for (let i = 0; i < customers.length; i += IMPORT_CHUNK) {
     const answer = await api('/v1/users/import', { customers: customers.slice(i, i + IMPORT_CHUNK) });
