@@ -202,7 +202,7 @@ export class ReprocessWorker implements Component {
         job,
         events.map(({ index, event }) => ({ jobId: jobs.addressOf(id, page.pageNo, index), event })),
       );
-      window.add(page.last, 0, () => sending);
+      window.add(page.last, 0, sending);
     }
     let after = recorded.last ?? job.cursor;
     let pageNo = recorded.lastPageNo;
@@ -224,7 +224,7 @@ export class ReprocessWorker implements Component {
       // rows (a string per event, which a closure kept alive and the GC promoted out of the young generation).
       const count = events.length;
       const sending = this.publish(job, events.map((event, index) => ({ jobId: jobs.addressOf(id, sent, index), event })));
-      window.add(last, count, () => sending.then(() => log.debug({ events: count, sendMs: Math.round(performance.now() - started) }, 'page sent')));
+      window.add(last, count, sending.then(() => log.debug({ events: count, sendMs: Math.round(performance.now() - started) }, 'page sent')));
     }
     await window.drain();
   }
@@ -252,7 +252,7 @@ export class ReprocessWorker implements Component {
       }));
       const count = events.length;
       const sending = this.publish(job, page);
-      window.add(after, added, () => sending.then(() => log.debug({ events: count, sendMs: Math.round(performance.now() - started) }, 'page sent')));
+      window.add(after, added, sending.then(() => log.debug({ events: count, sendMs: Math.round(performance.now() - started) }, 'page sent')));
     }
     await window.drain();
   }
@@ -321,10 +321,11 @@ export class SendWindow {
     if (this.failure) throw this.failure.error;
   }
 
-  add(position: Position, added: number, send: () => Promise<void>): void {
+  /** A page whose send has started: `sending` settles when Kafka acknowledged it (or failed). */
+  add(position: Position, added: number, sending: Promise<void>): void {
     const page = { position, added, acked: false, saving: false, sending: Promise.resolve() };
     this.pages.push(page);
-    page.sending = send().then(
+    page.sending = sending.then(
       () => {
         page.acked = true;
         this.advance();

@@ -24,7 +24,7 @@ function windowOf(limit: number) {
   const send = (n: number, added = 10) => {
     const d = deferred();
     sends.set(n, d);
-    window.add(at(n), added, () => d.promise);
+    window.add(at(n), added, d.promise);
   };
   return { window, saved, sends, send };
 }
@@ -75,7 +75,7 @@ describe('SendWindow', () => {
     const window = new SendWindow(4, async () => {
       throw new Error('connection terminated');
     });
-    window.add(at(1), 10, async () => undefined);
+    window.add(at(1), 10, Promise.resolve());
     await expect(window.drain()).rejects.toThrow('connection terminated');
   });
 });
