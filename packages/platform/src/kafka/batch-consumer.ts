@@ -80,6 +80,9 @@ export class BatchConsumer<K extends EncodedTopic> implements Component {
   private running = false;
   private stopping: Promise<void> | undefined;
   private crashed: Error | undefined;
+  private member: Consumer | undefined;
+  /** The current consumer's run(): settles once it has joined its group (or its start crashed). */
+  private joining: Promise<void> = Promise.resolve();
   private lastAlive = Date.now();
   private watchdog: NodeJS.Timeout | undefined;
   private rebuilding: Promise<void> | undefined;
@@ -122,6 +125,10 @@ export class BatchConsumer<K extends EncodedTopic> implements Component {
       this.running = false;
       clearInterval(this.watchdog);
       await this.rebuilding;
+      // kafkajs cannot stop a consumer that is still joining: it would go on joining, on a
+      // reconnected client, and consume after its stop. Let the join end first (bounded: one
+      // waiting out a dead member's session is abandoned, the process is ending anyway).
+      await withTimeout(this.joining, 15_000).catch(() => this.log.warn('stopping a consumer that has not joined its group yet'));
       await this.consumer.disconnect();
     })();
     return this.stopping;
@@ -129,6 +136,11 @@ export class BatchConsumer<K extends EncodedTopic> implements Component {
 
   healthy(): boolean {
     return this.running && this.crashed === undefined && this.rebuilding === undefined;
+  }
+
+  /** True once the current consumer has joined its group (false while it waits to join, e.g. after a crash). */
+  get joined(): boolean {
+    return this.member !== undefined && this.member === this.consumer;
   }
 
   private createConsumer(): Consumer {
@@ -147,6 +159,7 @@ export class BatchConsumer<K extends EncodedTopic> implements Component {
     for (const event of [FETCH_START, HEARTBEAT, END_BATCH_PROCESS]) consumer.on(event, alive);
     consumer.on(GROUP_JOIN, () => {
       if (consumer !== this.consumer) return;
+      this.member = consumer;
       alive();
       this.crashed = undefined;
     });
@@ -164,12 +177,21 @@ export class BatchConsumer<K extends EncodedTopic> implements Component {
     await consumer.connect();
     await consumer.subscribe({ topic: this.deps.codec.topicName(this.config.topic), fromBeginning: true });
     this.lastAlive = Date.now();
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.config.partitionsConsumedConcurrently ?? 3,
-      eachBatch: (payload) => this.onBatch(consumer, payload),
-    });
+    // run() resolves once the group is joined. After a crash that is when the coordinator gives up
+    // on the dead member (its 30 s session): the service's start (its HTTP API, which needs no
+    // consumer) does not wait for that. A join that fails reaches the CRASH handler above.
+    this.joining = consumer
+      .run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: this.config.partitionsConsumedConcurrently ?? 3,
+        eachBatch: (payload) => this.onBatch(consumer, payload),
+      })
+      .catch((error: unknown) => {
+        if (consumer !== this.consumer) return;
+        this.log.error({ err: error }, 'consumer did not start');
+        this.rebuild(`consumer did not start: ${(error as Error).message}`, 'crash');
+      });
   }
 
   /**
@@ -189,7 +211,7 @@ export class BatchConsumer<K extends EncodedTopic> implements Component {
       for (let attempt = 0; this.running; attempt++) {
         try {
           await this.runConsumer(this.consumer);
-          this.log.info('replacement consumer running');
+          this.log.info('replacement consumer started; it consumes once it has joined the group');
           return;
         } catch (error) {
           this.log.warn({ err: error, attempt }, 'replacement consumer could not start; retrying');

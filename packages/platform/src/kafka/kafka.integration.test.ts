@@ -1,4 +1,5 @@
 import { DLQ_HEADERS, EventCodec, topicNames, userKey, type TrackMessage } from '@kana/schemas';
+import { spawn } from 'node:child_process';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { AssignerProtocol, Kafka, logLevel } from 'kafkajs';
 import { Pool } from 'pg';
@@ -219,6 +220,52 @@ describe('Kafka plumbing against the real broker and registry', () => {
       const rebuilds = await metrics.getSingleMetric('kana_consumer_rebuilds_total')!.get();
       expect(rebuilds.values.find((value) => value.labels.reason === 'stall')?.value).toBeGreaterThanOrEqual(1);
       expect(consumer.healthy()).toBe(true);
+    } finally {
+      await consumer.stop();
+    }
+  });
+
+  it('starts at once while its group still waits for a member that was killed, and consumes once it has joined', async () => {
+    // A service restarted after kill -9: its old member stays in the group until its session
+    // expires, and joining waits until then. The service's start (and its HTTP API) must not.
+    const groupId = `${prefix}killed-member`;
+    const code = `
+      const { Kafka, logLevel } = require(${JSON.stringify(require.resolve('kafkajs'))});
+      const consumer = new Kafka({ brokers: [${JSON.stringify(STACK.KAFKA_BROKERS)}], logLevel: logLevel.NOTHING })
+        .consumer({ groupId: ${JSON.stringify(groupId)}, sessionTimeout: 10000, heartbeatInterval: 1000 });
+      consumer.on(consumer.events.GROUP_JOIN, () => process.send('joined'));
+      consumer.connect()
+        .then(() => consumer.subscribe({ topic: ${JSON.stringify(topics.usageRecords)}, fromBeginning: true }))
+        .then(() => consumer.run({ eachMessage: async () => undefined }));`;
+    const doomed = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const exited = new Promise((resolve) => doomed.once('exit', resolve));
+    await new Promise<void>((resolve, reject) => {
+      doomed.once('message', () => resolve());
+      doomed.once('exit', (status) => reject(new Error(`the member to kill exited first (${status})`)));
+    });
+    doomed.kill('SIGKILL');
+    await exited;
+
+    const seen: string[] = [];
+    const consumer = new BatchConsumer({ groupId, topic: 'usageRecords' }, { kafka, codec, producer, logger, metrics }, async (batch) => {
+      seen.push(...batch.map((message) => message.value.id));
+    });
+    try {
+      await consumer.start();
+      expect(consumer.joined).toBe(false);
+      expect(consumer.healthy()).toBe(true);
+      const id = uniqueId('after-kill-');
+      await producer.send(topics.usageRecords, [
+        {
+          key: 'acc_kill:u',
+          value: await codec.encode('usageRecords', {
+            schemaVersion: 1, id, accountId: 'acc_kill', userId: 'u', featureId: 'f', delta: 1,
+            messageId: id, ruleId: null, timestamp: '2026-11-28T10:00:00.000Z', recordedAt: '2026-11-28T10:00:00.000Z',
+          }),
+        },
+      ]);
+      await waitFor(() => seen.includes(id), { what: 'the record, once the group gave up on the killed member', timeoutMs: 60_000 });
+      expect(consumer.joined).toBe(true);
     } finally {
       await consumer.stop();
     }
