@@ -1,8 +1,9 @@
 import { table } from './report';
 import { runChaos, sizeFromEnv } from './run';
 
-// The chaos run (issue 7). CI size by default (10,000 events, 4 kills, one
-// restart of Kafka and of Postgres, one Redis flush, usage scaled 1 → 3 → 1);
+// The chaos run (issue 7). CI size by default (10,000 events, 4 kills: usage,
+// identity, rules and the gateway once each; one restart of Kafka and of
+// Postgres, one Redis flush, usage scaled 1 → 3 → 1);
 // `pnpm test:chaos` runs the full size (CHAOS_SIZE=full: 100,000 events,
 // 12 kills, ...). Every CHAOS_* variable of run.ts overrides one figure.
 //

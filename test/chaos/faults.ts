@@ -2,20 +2,27 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
+import { Client } from 'pg';
 import { STACK } from '@kana/platform/testing';
 import type { Instance, SystemUnderTest } from '../system/harness';
-import { REPO } from '../system/processes';
+import { REPO, type ServiceName } from '../system/processes';
 import { rng } from './workload';
 
 // The fault controller: at random moments of the load (drawn from the seed,
 // paced on the share of the workload already answered) it kill -9s and
-// restarts identity and usage instances, restarts the Kafka broker and
+// restarts usage, identity, rules and gateway instances in turn (a killed
+// gateway drops the requests in flight, which the sender retries as Segment
+// does; a killed rules service leaves its unmapped-store and verdict
+// consumers and any reprocess walk to resume), restarts the Kafka broker and
 // Postgres, deletes this system's Redis keys, and scales the usage consumer
 // group 1 → 3 → 1. Faults run one at a time. A supervisor restarts any
 // instance that exits on its own, as `restart: unless-stopped` does in
 // docker-compose.yml, and counts it: a service should survive the faults.
 
-export type FaultKind = 'kill identity' | 'kill usage' | 'restart kafka' | 'restart postgres' | 'flush redis' | 'scale usage 1→3' | 'scale usage 3→1';
+const KILLS = ['kill usage', 'kill identity', 'kill rules', 'kill gateway'] as const;
+type KillKind = (typeof KILLS)[number];
+
+export type FaultKind = KillKind | 'restart kafka' | 'restart postgres' | 'flush redis' | 'scale usage 1→3' | 'scale usage 3→1';
 
 export interface FaultPlan {
   kills: number;
@@ -35,12 +42,27 @@ export interface FaultRecord {
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Faults with the load progress (0..1) at which each starts, in order. */
-export function schedule(seed: number, plan: FaultPlan): { kind: FaultKind; at: number }[] {
+/** A fault and the load progress (0..1) at which it starts; `midway`: as soon as the late rules are being created. */
+export interface Fault {
+  kind: FaultKind;
+  at: number;
+  midway?: true;
+}
+
+/**
+ * Faults in the order they start. The first rules kill waits for the moment
+ * the late rules are created (or `midway`, the progress where that should
+ * be), so that it lands on their reprocess jobs.
+ */
+export function schedule(seed: number, plan: FaultPlan, midway: number): Fault[] {
   const random = rng(seed ^ 0x5eed);
   const point = () => 0.05 + random() * 0.8;
-  const faults: { kind: FaultKind; at: number }[] = [];
-  for (let i = 0; i < plan.kills; i++) faults.push({ kind: i % 2 === 0 ? 'kill usage' : 'kill identity', at: point() });
+  const faults: Fault[] = [];
+  for (let i = 0; i < plan.kills; i++) {
+    const kind = KILLS[i % KILLS.length]!;
+    const at = point();
+    faults.push(i === KILLS.indexOf('kill rules') ? { kind, at: midway, midway: true } : { kind, at });
+  }
   for (let i = 0; i < plan.kafkaRestarts; i++) faults.push({ kind: 'restart kafka', at: point() });
   for (let i = 0; i < plan.postgresRestarts; i++) faults.push({ kind: 'restart postgres', at: point() });
   for (let i = 0; i < plan.redisFlushes; i++) faults.push({ kind: 'flush redis', at: point() });
@@ -62,20 +84,26 @@ export class FaultController {
   private checking = false;
   private stopped = false;
   private readonly restarts: Promise<void>[] = [];
+  private inFlight: () => number = () => 0;
 
   constructor(private readonly system: SystemUnderTest, private readonly seed: number, private readonly log: (line: string) => void) {
     this.random = rng(seed ^ 0xfa17);
   }
 
-  /** Runs the schedule, pacing on `progress()`; every fault is executed even if the load ends first. */
-  async run(faults: { kind: FaultKind; at: number }[], progress: () => number): Promise<void> {
+  /**
+   * Runs the schedule, pacing on `load.progress()`; every fault is executed even if the load ends first.
+   * The gateway is killed while `load.inFlight()` says requests are waiting for their answer.
+   */
+  async run(faults: Fault[], load: { progress(): number; inFlight(): number; midwayReached(): boolean }): Promise<void> {
+    this.inFlight = () => load.inFlight();
     this.supervise();
     for (const fault of faults) {
-      while (progress() < fault.at) await sleep(100);
+      while (load.progress() < fault.at && !(fault.midway && load.midwayReached())) await sleep(100);
+      const when = fault.midway && load.progress() < fault.at ? 'midway' : `${(fault.at * 100).toFixed(0)}% of the load`;
       const t0 = Date.now();
-      const detail = await this.inject(fault.kind);
+      const detail = await this.inject(fault.kind, fault.midway ?? false);
       this.done.push({ kind: fault.kind, at: (t0 - this.started) / 1000, ms: Date.now() - t0, detail });
-      this.log(`fault ${fault.kind} at ${(fault.at * 100).toFixed(0)}% of the load (${detail}), ${Date.now() - t0} ms`);
+      this.log(`fault ${fault.kind} at ${when} (${detail}), ${Date.now() - t0} ms`);
     }
   }
 
@@ -141,14 +169,22 @@ export class FaultController {
     }
   }
 
-  private async inject(kind: FaultKind): Promise<string> {
+  private async inject(kind: FaultKind, duringReprocess: boolean): Promise<string> {
     switch (kind) {
+      case 'kill usage':
       case 'kill identity':
-      case 'kill usage': {
-        const name = kind === 'kill usage' ? 'usage' : 'identity';
+      case 'kill rules':
+      case 'kill gateway': {
+        const name = kind.slice('kill '.length) as ServiceName;
         const live = () => this.system.instances[name].filter((i) => i.running && !this.busy.has(i) && !this.retired.has(i));
         // A victim still restarting from an earlier kill is not killable yet; wait for it.
         while (live().length === 0) await sleep(200);
+        // The sender paces itself and idles between requests: a gateway killed in a pause drops nothing.
+        // Wait (a while at most) for requests on the wire, so some are cut off unanswered and resent.
+        for (const until = Date.now() + 10_000; name === 'gateway' && this.inFlight() === 0 && Date.now() < until; ) await sleep(2);
+        // At midway, rules is killed while a reprocess job runs (walking the store, else waiting for
+        // usage's verdicts), if one starts within a while: the retroactive path must resume without counting twice.
+        if (duringReprocess) await this.untilJobRunning(30_000);
         const victims = live();
         const victim = victims[Math.floor(this.random() * victims.length)]!;
         this.busy.add(victim);
@@ -191,6 +227,29 @@ export class FaultController {
         await Promise.all(extras.map(async (instance, n) => (n === 0 ? instance.stop() : (instance.kill('SIGKILL'), instance.exited()))));
         return `stopped ${extras.length} (first SIGTERM, others SIGKILL)`;
       }
+    }
+  }
+
+  /**
+   * Until a reprocess job of this system is walking the unmapped store (or, none walking, one has
+   * been waiting for usage's verdicts for a second), or `ms` passed.
+   */
+  private async untilJobRunning(ms: number): Promise<void> {
+    const client = new Client({ connectionString: STACK.DATABASE_URL });
+    await client.connect();
+    try {
+      let waitingSince: number | undefined;
+      for (const until = Date.now() + ms; Date.now() < until; await sleep(10)) {
+        const { rows } = await client.query<{ walking: boolean }>(
+          `SELECT bool_or(NOT walk_done) AS walking FROM "${this.system.schema('rules')}".reprocess_jobs WHERE status = 'running'`,
+        );
+        const walking = rows[0]?.walking;
+        if (walking) return;
+        if (walking === null) waitingSince = undefined;
+        else if (Date.now() - (waitingSince ??= Date.now()) > 1_000) return;
+      }
+    } finally {
+      await client.end();
     }
   }
 

@@ -79,11 +79,12 @@ const HEADER = `# Reliability
 Figures of the chaos run (\`test/chaos/\`): a seeded workload of identify and track
 events from several accounts, 10% of messageIds delivered twice and some identifies
 out of order, sent to the gateway like Segment does (the same request again until a
-2xx or a 4xx), while a controller kill -9s identity and usage instances, restarts
-Kafka and Postgres, deletes the system's Redis keys and scales usage 1 → 3 → 1. The
-expected end state is computed from the acknowledged events alone and compared with
-the admin API and with the usage rows in Postgres. Each section is rewritten by the
-last run of its size; a run fails when anything is lost or double counted.
+2xx or a 4xx), while a controller kill -9s usage, identity, rules and gateway
+instances, restarts Kafka and Postgres, deletes the system's Redis keys and
+scales usage 1 → 3 → 1. The expected end state is computed from the acknowledged
+events alone and compared with the admin API and with the usage rows in Postgres.
+Each section is rewritten by the last run of its size; a run fails when anything
+is lost or double counted.
 `;
 
 export function writeReliability(f: Figures): string {

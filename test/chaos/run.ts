@@ -71,13 +71,15 @@ export async function runChaos(size: ChaosSize, command: string): Promise<Figure
       for (const rule of RULES) await adminCall(dash, '/v1/rules', rule, [201]);
     }
 
+    const midwayIndex = Math.floor(workload.requests.length * MIDWAY);
+    const midwayProgress = workload.requests.slice(0, midwayIndex).reduce((sum, request) => sum + request.events.length, 0) / workload.deliveries;
     const sender = new Sender(workload, {
       gatewayUrl: () => system.gatewayUrl,
       apiKeys: accounts.map((a) => a.apiKey),
       rate: size.rate,
       concurrency: 8,
       giveUpMs: 300_000,
-      midwayIndex: Math.floor(workload.requests.length * MIDWAY),
+      midwayIndex,
       onMidway: async () => {
         log('midway: creating the late features and rules');
         for (const dash of admins) {
@@ -91,7 +93,7 @@ export async function runChaos(size: ChaosSize, command: string): Promise<Figure
     let loadDone = false;
     const tLoad = Date.now();
     const load = sender.run().finally(() => (loadDone = true));
-    await Promise.all([load, controller!.run(schedule(size.seed, size), () => (loadDone ? 1 : sender.progress))]);
+    await Promise.all([load, controller!.run(schedule(size.seed, size, midwayProgress), { progress: () => (loadDone ? 1 : sender.progress), inFlight: () => sender.inFlight, midwayReached: () => sender.midwayReached })]);
     await load;
     const loadMs = Date.now() - tLoad;
     await controller.finish();

@@ -38,10 +38,21 @@ export class Sender {
   readonly unacknowledged = new Set<string>();
   readonly stats: SendStats = { acknowledgedDeliveries: 0, rejectedDeliveries: 0, gaveUp: 0, attempts: 0, retries: {}, rejections: {} };
   private sentEvents = 0;
+  private posting = 0;
   private finishedDeliveries = 0;
   private midway: Promise<void> | undefined;
 
   constructor(private readonly workload: Workload, private readonly options: SenderOptions) {}
+
+  /** True once a request past the midway index was picked up: the late rules are being created. */
+  get midwayReached(): boolean {
+    return this.midway !== undefined;
+  }
+
+  /** HTTP requests sent and not yet answered: a gateway killed now drops them mid-flight. */
+  get inFlight(): number {
+    return this.posting;
+  }
 
   /** Share of the workload's deliveries answered so far (0..1), what the fault controller paces on. */
   get progress(): number {
@@ -75,7 +86,8 @@ export class Sender {
     const deadline = Date.now() + this.options.giveUpMs;
     for (let attempt = 0; ; attempt++) {
       this.stats.attempts += 1;
-      const outcome = await this.post(request, body);
+      this.posting += 1;
+      const outcome = await this.post(request, body).finally(() => (this.posting -= 1));
       if (outcome.status >= 200 && outcome.status < 300) return this.acknowledge(request, outcome.body);
       if (outcome.status >= 400 && outcome.status < 500 && outcome.status !== 429) {
         this.stats.rejectedDeliveries += request.events.length;
