@@ -34,6 +34,23 @@ function cpuSeconds(pid) {
   }
 }
 
+/** CPU seconds (user + system) of each of a process's threads, by thread name ("main", "node" for worker threads, "libuv-worker", ...). */
+function threadCpuSeconds(pid) {
+  const byName = {};
+  try {
+    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      // Node's worker threads share the main thread's name: tell the main thread by its id.
+      const name = tid === String(pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      byName[name] = (byName[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100;
+    }
+  } catch {
+    // The process exited.
+  }
+  return byName;
+}
+
 /** The local Kafka broker's pid (the java process whose arguments name the stack's kafka directory). */
 function brokerPid() {
   const stackDir = process.env.KANA_STACK_DIR ?? join(__dirname, '..', '..', '.stack');
@@ -46,4 +63,4 @@ function brokerPid() {
   return undefined;
 }
 
-module.exports = { brokerPid, cpuSeconds, trackEvent, metricValue };
+module.exports = { brokerPid, cpuSeconds, threadCpuSeconds, trackEvent, metricValue };

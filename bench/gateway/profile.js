@@ -13,7 +13,7 @@ const { join } = require('node:path');
 const fs = require('node:fs');
 const os = require('node:os');
 const autocannon = require('autocannon');
-const { brokerPid, cpuSeconds, metricValue, trackEvent } = require('./common');
+const { brokerPid, cpuSeconds, metricValue, threadCpuSeconds, trackEvent } = require('./common');
 
 const root = join(__dirname, '..', '..');
 const testing = createRequire(join(root, 'services', 'gateway', 'package.json'))('@kana/platform/testing');
@@ -98,6 +98,7 @@ async function main() {
     const broker = brokerPid();
     const pids = { gateway: gateway.pid, 'bench (autocannon)': process.pid, ...(broker ? { kafka: broker } : {}) };
     const cpuBefore = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)]));
+    const threadsBefore = threadCpuSeconds(gateway.pid);
     const batch = MODE === 'batch';
     const result = await autocannon({
       url: `http://127.0.0.1:${PORT}/v1/${batch ? 'batch' : 'track'}`,
@@ -122,6 +123,12 @@ async function main() {
       const used = cpuSeconds(pid) - cpuBefore[name];
       process.stdout.write(`  ${name}: ${used.toFixed(1)} CPU s (${((100 * used) / SECONDS).toFixed(0)}% of a core), ${((used * 1e6) / result.requests.total).toFixed(0)} µs per request\n`);
     }
+    // The gateway's threads by name: "main", "node" (a worker thread, e.g. the producer's), libuv's pool, V8's.
+    const threads = Object.entries(threadCpuSeconds(gateway.pid))
+      .map(([name, seconds]) => [name, seconds - (threadsBefore[name] ?? 0)])
+      .filter(([, used]) => used >= 0.05)
+      .sort((a, b) => b[1] - a[1]);
+    process.stdout.write(`  gateway threads: ${threads.map(([name, used]) => `${name} ${((used * 1e6) / result.requests.total).toFixed(0)} µs`).join(', ')} per request\n`);
   } finally {
     gateway.kill('SIGTERM');
     await new Promise((resolve) => gateway.once('exit', resolve));
