@@ -60,7 +60,7 @@ export function schedule(seed: number, plan: FaultPlan, midway: number): Fault[]
   const faults: Fault[] = [];
   for (let i = 0; i < plan.kills; i++) {
     const kind = KILLS[i % KILLS.length]!;
-    const at = point();
+    const at = point(); // drawn for every kill, so that the seed gives the other faults the same points
     faults.push(i === KILLS.indexOf('kill rules') ? { kind, at: midway, midway: true } : { kind, at });
   }
   for (let i = 0; i < plan.kafkaRestarts; i++) faults.push({ kind: 'restart kafka', at: point() });
