@@ -99,7 +99,7 @@ export class FaultController {
     this.supervise();
     for (const fault of faults) {
       while (load.progress() < fault.at && !(fault.midway && load.midwayReached())) await sleep(100);
-      const when = fault.midway && load.progress() < fault.at ? 'midway' : `${(fault.at * 100).toFixed(0)}% of the load`;
+      const when = fault.midway ? 'midway, the late rules being created' : `${(fault.at * 100).toFixed(0)}% of the load`;
       const t0 = Date.now();
       const detail = await this.inject(fault.kind, fault.midway ?? false);
       this.done.push({ kind: fault.kind, at: (t0 - this.started) / 1000, ms: Date.now() - t0, detail });
