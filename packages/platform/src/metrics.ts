@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics, type CounterConfiguration, type HistogramConfiguration } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type CounterConfiguration, type GaugeConfiguration, type HistogramConfiguration } from 'prom-client';
 
 export { Registry };
 
@@ -20,4 +20,9 @@ export function counter<T extends string>(registry: Registry, config: Omit<Count
 export function histogram<T extends string>(registry: Registry, config: Omit<HistogramConfiguration<T>, 'registers'>): Histogram<T> {
   const existing = registry.getSingleMetric(config.name);
   return (existing as Histogram<T> | undefined) ?? new Histogram({ ...config, registers: [registry] });
+}
+
+export function gauge<T extends string>(registry: Registry, config: Omit<GaugeConfiguration<T>, 'registers'>): Gauge<T> {
+  const existing = registry.getSingleMetric(config.name);
+  return (existing as Gauge<T> | undefined) ?? new Gauge({ ...config, registers: [registry] });
 }

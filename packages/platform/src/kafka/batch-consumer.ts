@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { DLQ_HEADERS, DecodeError, UNKNOWN_SCHEMA_ID, type EncodedTopic, type EventCodec, type TopicValue } from '@kana/schemas';
 import { isRetriable } from '../errors';
 import type { Component } from '../lifecycle';
-import { counter, type Registry } from '../metrics';
+import { counter, gauge, type Registry } from '../metrics';
 import type { CoalescingProducer } from './coalescing-producer';
 
 export interface ConsumedMessage<T> {
@@ -88,6 +88,7 @@ export class BatchConsumer<K extends EncodedTopic> implements Component {
   private rebuilding: Promise<void> | undefined;
   private readonly processed;
   private readonly rebuilds;
+  private readonly joinedGauge;
 
   constructor(
     private readonly config: BatchConsumerConfig<K>,
@@ -106,7 +107,13 @@ export class BatchConsumer<K extends EncodedTopic> implements Component {
       help: 'Consumers thrown away and replaced after a crash kafkajs does not restart from, or a stall',
       labelNames: ['topic', 'reason'],
     });
+    this.joinedGauge = gauge(deps.metrics, {
+      name: 'kana_consumer_joined',
+      help: '1 while the consumer is a member of its group; 0 while it waits to join (after a start, a crash or a replacement) or is stopped',
+      labelNames: ['topic'],
+    });
     this.consumer = this.createConsumer();
+    this.setMember(undefined);
   }
 
   async start(): Promise<void> {
@@ -130,6 +137,7 @@ export class BatchConsumer<K extends EncodedTopic> implements Component {
       // waiting out a dead member's session is abandoned, the process is ending anyway).
       await withTimeout(this.joining, 15_000).catch(() => this.log.warn('stopping a consumer that has not joined its group yet'));
       await this.consumer.disconnect();
+      this.setMember(undefined);
     })();
     return this.stopping;
   }
@@ -140,7 +148,7 @@ export class BatchConsumer<K extends EncodedTopic> implements Component {
 
   /** True once the current consumer has joined its group (false while it waits to join, e.g. after a crash). */
   get joined(): boolean {
-    return this.member !== undefined && this.member === this.consumer;
+    return this.member !== undefined;
   }
 
   private createConsumer(): Consumer {
@@ -159,18 +167,24 @@ export class BatchConsumer<K extends EncodedTopic> implements Component {
     for (const event of [FETCH_START, HEARTBEAT, END_BATCH_PROCESS]) consumer.on(event, alive);
     consumer.on(GROUP_JOIN, () => {
       if (consumer !== this.consumer) return;
-      this.member = consumer;
+      this.setMember(consumer);
       alive();
       this.crashed = undefined;
     });
     consumer.on(CRASH, ({ payload }) => {
       if (consumer !== this.consumer) return;
+      this.setMember(undefined);
       this.crashed = payload.error;
       this.log.error({ err: payload.error, restart: payload.restart }, 'consumer crashed');
       // kafkajs restarts after retriable errors; after any other it leaves the consumer dead.
       if (!payload.restart) this.rebuild(`crash kafkajs does not restart from: ${payload.error.message}`, 'crash');
     });
     return consumer;
+  }
+
+  private setMember(consumer: Consumer | undefined): void {
+    this.member = consumer;
+    this.joinedGauge.set({ topic: this.config.topic }, consumer ? 1 : 0);
   }
 
   private async runConsumer(consumer: Consumer): Promise<void> {
@@ -205,6 +219,7 @@ export class BatchConsumer<K extends EncodedTopic> implements Component {
     this.rebuilds.inc({ topic: this.config.topic, reason: kind });
     const old = this.consumer;
     this.consumer = this.createConsumer();
+    this.setMember(undefined);
     this.rebuilding = (async () => {
       // A stuck consumer may never finish disconnecting; don't wait for it forever.
       await withTimeout(old.disconnect(), 15_000).catch((error) => this.log.warn({ err: error }, 'old consumer did not disconnect cleanly'));

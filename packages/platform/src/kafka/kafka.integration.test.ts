@@ -251,8 +251,10 @@ describe('Kafka plumbing against the real broker and registry', () => {
       seen.push(...batch.map((message) => message.value.id));
     });
     try {
+      const joinedMetric = async () => (await metrics.getSingleMetric('kana_consumer_joined')!.get()).values.find((value) => value.labels.topic === 'usageRecords')?.value;
       await consumer.start();
       expect(consumer.joined).toBe(false);
+      expect(await joinedMetric()).toBe(0);
       expect(consumer.healthy()).toBe(true);
       const id = uniqueId('after-kill-');
       await producer.send(topics.usageRecords, [
@@ -266,6 +268,7 @@ describe('Kafka plumbing against the real broker and registry', () => {
       ]);
       await waitFor(() => seen.includes(id), { what: 'the record, once the group gave up on the killed member', timeoutMs: 60_000 });
       expect(consumer.joined).toBe(true);
+      expect(await joinedMetric()).toBe(1);
     } finally {
       await consumer.stop();
     }
