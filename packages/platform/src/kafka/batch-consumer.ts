@@ -80,7 +80,7 @@ export class BatchConsumer<K extends EncodedTopic> implements Component {
   private running = false;
   private stopping: Promise<void> | undefined;
   private crashed: Error | undefined;
-  private member: Consumer | undefined;
+  private member = false;
   /** The current consumer's run(): settles once it has joined its group (or its start crashed). */
   private joining: Promise<void> = Promise.resolve();
   private lastAlive = Date.now();
@@ -113,7 +113,7 @@ export class BatchConsumer<K extends EncodedTopic> implements Component {
       labelNames: ['topic'],
     });
     this.consumer = this.createConsumer();
-    this.setMember(undefined);
+    this.setMember(false);
   }
 
   async start(): Promise<void> {
@@ -137,7 +137,7 @@ export class BatchConsumer<K extends EncodedTopic> implements Component {
       // waiting out a dead member's session is abandoned, the process is ending anyway).
       await withTimeout(this.joining, 15_000).catch(() => this.log.warn('stopping a consumer that has not joined its group yet'));
       await this.consumer.disconnect();
-      this.setMember(undefined);
+      this.setMember(false);
     })();
     return this.stopping;
   }
@@ -148,7 +148,7 @@ export class BatchConsumer<K extends EncodedTopic> implements Component {
 
   /** True once the current consumer has joined its group (false while it waits to join, e.g. after a crash). */
   get joined(): boolean {
-    return this.member !== undefined;
+    return this.member;
   }
 
   private createConsumer(): Consumer {
@@ -167,13 +167,13 @@ export class BatchConsumer<K extends EncodedTopic> implements Component {
     for (const event of [FETCH_START, HEARTBEAT, END_BATCH_PROCESS]) consumer.on(event, alive);
     consumer.on(GROUP_JOIN, () => {
       if (consumer !== this.consumer) return;
-      this.setMember(consumer);
+      this.setMember(true);
       alive();
       this.crashed = undefined;
     });
     consumer.on(CRASH, ({ payload }) => {
       if (consumer !== this.consumer) return;
-      this.setMember(undefined);
+      this.setMember(false);
       this.crashed = payload.error;
       this.log.error({ err: payload.error, restart: payload.restart }, 'consumer crashed');
       // kafkajs restarts after retriable errors; after any other it leaves the consumer dead.
@@ -182,9 +182,9 @@ export class BatchConsumer<K extends EncodedTopic> implements Component {
     return consumer;
   }
 
-  private setMember(consumer: Consumer | undefined): void {
-    this.member = consumer;
-    this.joinedGauge.set({ topic: this.config.topic }, consumer ? 1 : 0);
+  private setMember(member: boolean): void {
+    this.member = member;
+    this.joinedGauge.set({ topic: this.config.topic }, member ? 1 : 0);
   }
 
   private async runConsumer(consumer: Consumer): Promise<void> {
@@ -219,7 +219,7 @@ export class BatchConsumer<K extends EncodedTopic> implements Component {
     this.rebuilds.inc({ topic: this.config.topic, reason: kind });
     const old = this.consumer;
     this.consumer = this.createConsumer();
-    this.setMember(undefined);
+    this.setMember(false);
     this.rebuilding = (async () => {
       // A stuck consumer may never finish disconnecting; don't wait for it forever.
       await withTimeout(old.disconnect(), 15_000).catch((error) => this.log.warn({ err: error }, 'old consumer did not disconnect cleanly'));
