@@ -1,4 +1,4 @@
-import { DLQ_HEADERS, EventCodec, topicNames, userKey, type TrackMessage } from '@kana/schemas';
+import { DLQ_HEADERS, EventCodec, topicNames, userKey, type TrackMessage, type UsageRecord } from '@kana/schemas';
 import { spawn } from 'node:child_process';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { AssignerProtocol, Kafka, logLevel } from 'kafkajs';
@@ -27,6 +27,13 @@ const aTrackMessage = (overrides: Partial<TrackMessage['event']> = {}): TrackMes
     properties: { featureId: 'messages' },
     ...overrides,
   },
+});
+
+/** A usage record whose id is also its messageId. */
+const aUsageRecord = (id: string, overrides: Partial<UsageRecord> = {}): UsageRecord => ({
+  schemaVersion: 1, id, accountId: 'acc_1', userId: 'u', featureId: 'f', delta: 1,
+  messageId: id, ruleId: null, timestamp: '2026-11-28T10:00:00.000Z', recordedAt: '2026-11-28T10:00:00.000Z',
+  ...overrides,
 });
 
 describe('Kafka plumbing against the real broker and registry', () => {
@@ -126,10 +133,7 @@ describe('Kafka plumbing against the real broker and registry', () => {
   it('splits one send larger than the broker accepts into several requests', async () => {
     const filler = 'x'.repeat(1024);
     const big = await Promise.all(
-      Array.from({ length: 2500 }, (_, index) => codec.encode('usageRecords', {
-        schemaVersion: 1, id: `r${index}`, accountId: 'acc_big', userId: 'u', featureId: filler, delta: 1,
-        messageId: `m${index}`, ruleId: null, timestamp: '2026-11-28T10:00:00.000Z', recordedAt: '2026-11-28T10:00:00.000Z',
-      })),
+      Array.from({ length: 2500 }, (_, index) => codec.encode('usageRecords', aUsageRecord(`r${index}`, { accountId: 'acc_big', featureId: filler, messageId: `m${index}` }))),
     );
     await producer.send(topics.usageRecords, big.map((value) => ({ key: 'acc_big:u', value })));
     const read = await readTopic(codec, 'usageRecords', (all) => all.length >= 2500);
@@ -201,10 +205,7 @@ describe('Kafka plumbing against the real broker and registry', () => {
       },
     );
     const record = (id: string) =>
-      codec.encode('usageRecords', {
-        schemaVersion: 1, id, accountId: 'acc_stall', userId: 'u', featureId: 'f', delta: 1,
-        messageId: id, ruleId: null, timestamp: '2026-11-28T10:00:00.000Z', recordedAt: '2026-11-28T10:00:00.000Z',
-      });
+      codec.encode('usageRecords', aUsageRecord(id, { accountId: 'acc_stall' }));
     try {
       await consumer.start();
       await producer.send(topics.usageRecords, [{ key: 'acc_stall:u', value: await record('before') }]);
@@ -257,15 +258,7 @@ describe('Kafka plumbing against the real broker and registry', () => {
       expect(await joinedMetric()).toBe(0);
       expect(consumer.healthy()).toBe(true);
       const id = uniqueId('after-kill-');
-      await producer.send(topics.usageRecords, [
-        {
-          key: 'acc_kill:u',
-          value: await codec.encode('usageRecords', {
-            schemaVersion: 1, id, accountId: 'acc_kill', userId: 'u', featureId: 'f', delta: 1,
-            messageId: id, ruleId: null, timestamp: '2026-11-28T10:00:00.000Z', recordedAt: '2026-11-28T10:00:00.000Z',
-          }),
-        },
-      ]);
+      await producer.send(topics.usageRecords, [{ key: 'acc_kill:u', value: await codec.encode('usageRecords', aUsageRecord(id, { accountId: 'acc_kill' })) }]);
       await waitFor(() => seen.includes(id), { what: 'the record, once the group gave up on the killed member', timeoutMs: 60_000 });
       expect(consumer.joined).toBe(true);
       expect(await joinedMetric()).toBe(1);
@@ -298,10 +291,7 @@ describe('Kafka plumbing against the real broker and registry', () => {
     let relay: Server | undefined;
     try {
       await consumer.start();
-      const value = await codec.encode('usageRecords', {
-        schemaVersion: 1, id: 'pg-1', accountId: 'acc_pg', userId: 'u', featureId: 'f', delta: 1,
-        messageId: 'pg-1', ruleId: null, timestamp: '2026-11-28T10:00:00.000Z', recordedAt: '2026-11-28T10:00:00.000Z',
-      });
+      const value = await codec.encode('usageRecords', aUsageRecord('pg-1', { accountId: 'acc_pg' }));
       await producer.send(topics.usageRecords, [{ key: 'acc_pg:u', value }]);
       await waitFor(() => failures >= 4, { what: 'the handler failing while Postgres is away' });
       relay = await tcpRelay(port, 5432);
