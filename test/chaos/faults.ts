@@ -84,7 +84,6 @@ export class FaultController {
   private checking = false;
   private stopped = false;
   private readonly restarts: Promise<void>[] = [];
-  private inFlight: () => number = () => 0;
 
   constructor(private readonly system: SystemUnderTest, private readonly seed: number, private readonly log: (line: string) => void) {
     this.random = rng(seed ^ 0xfa17);
@@ -95,13 +94,12 @@ export class FaultController {
    * The gateway is killed while `load.inFlight()` says requests are waiting for their answer.
    */
   async run(faults: Fault[], load: { progress(): number; inFlight(): number; midwayReached(): boolean }): Promise<void> {
-    this.inFlight = () => load.inFlight();
     this.supervise();
     for (const fault of faults) {
       while (load.progress() < fault.at && !(fault.midway && load.midwayReached())) await sleep(100);
       const when = fault.midway ? 'midway, the late rules being created' : `${(fault.at * 100).toFixed(0)}% of the load`;
       const t0 = Date.now();
-      const detail = await this.inject(fault.kind, fault.midway ?? false);
+      const detail = await this.inject(fault, () => load.inFlight());
       this.done.push({ kind: fault.kind, at: (t0 - this.started) / 1000, ms: Date.now() - t0, detail });
       this.log(`fault ${fault.kind} at ${when} (${detail}), ${Date.now() - t0} ms`);
     }
@@ -169,7 +167,7 @@ export class FaultController {
     }
   }
 
-  private async inject(kind: FaultKind, duringReprocess: boolean): Promise<string> {
+  private async inject({ kind, midway }: Fault, inFlight: () => number): Promise<string> {
     switch (kind) {
       case 'kill usage':
       case 'kill identity':
@@ -181,10 +179,10 @@ export class FaultController {
         while (live().length === 0) await sleep(200);
         // The sender paces itself and idles between requests: a gateway killed in a pause drops nothing.
         // Wait (a while at most) for requests on the wire, so some are cut off unanswered and resent.
-        for (const until = Date.now() + 10_000; name === 'gateway' && this.inFlight() === 0 && Date.now() < until; ) await sleep(2);
+        for (const until = Date.now() + 10_000; name === 'gateway' && inFlight() === 0 && Date.now() < until; ) await sleep(2);
         // At midway, rules is killed while a reprocess job runs (walking the store, else waiting for
         // usage's verdicts), if one starts within a while: the retroactive path must resume without counting twice.
-        if (duringReprocess) await this.untilJobRunning(30_000);
+        if (midway) await this.untilJobRunning(30_000);
         const victims = live();
         const victim = victims[Math.floor(this.random() * victims.length)]!;
         this.busy.add(victim);
