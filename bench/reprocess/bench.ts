@@ -5,7 +5,7 @@
 // services on the local stack: rules in this process, usage in its own
 // (usage-process.ts; USAGE_PROCESS=0 for this process). Knobs: STORED, LIVE,
 // DURING, STORED_IN_USAGE, USAGE_CONCURRENCY, USAGE_NODE_ARGS, PAGE_SIZE,
-// RULES_DIST, USAGE_DIST, BENCH_WRITE (see where each is read).
+// RULES_DIST, USAGE_DIST, RUNS, BENCH_WRITE (see where each is read).
 import { readFile, writeFile } from 'node:fs/promises';
 import { fork, type ChildProcess } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
@@ -56,7 +56,24 @@ async function call(url: string, accountId: string, method: string, path: string
   if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
 }
 
+// Runs one after the other (each with its own schemas and topics); BENCHMARKS.md gets the run with the median ratio
+// and a row for every run. One run's ratio swings by ±0.15 on this shared two-core machine (0.65-0.94 seen in one
+// hour), so one run says little about the target.
+const RUNS = Number(process.env.RUNS ?? 3);
+
 async function main(): Promise<void> {
+  const runs: Figures[] = [];
+  for (let run = 1; run <= RUNS; run++) {
+    if (RUNS > 1) process.stdout.write(`run ${run} of ${RUNS}\n`);
+    runs.push(await runOnce());
+  }
+  const median = [...runs].sort((a, b) => a.ratio - b.ratio)[Math.floor((runs.length - 1) / 2)]!;
+  if (RUNS > 1) process.stdout.write(`ratios ${runs.map((f) => f.ratio.toFixed(2)).join(' / ')}, median ${median.ratio.toFixed(2)}\n`);
+  // BENCH_WRITE=0: an iteration run that leaves BENCHMARKS.md alone.
+  if (process.env.BENCH_WRITE !== '0') await writeSection(median, runs);
+}
+
+async function runOnce(): Promise<Figures> {
   const id = uniqueId('rbench');
   const prefix = `${id}.`;
   const logger = createLogger({ name: 'reprocess-bench', level: process.env.BENCH_LOG_LEVEL ?? 'error' });
@@ -111,10 +128,13 @@ async function main(): Promise<void> {
     // 2026-11-29) it still cost ~5 s of Postgres CPU in an 80 s replay, ~4% of all the CPU the replay used, against
     // ~0.5 s in the shorter live phase. So it is counted only once usage's metric says n events were mapped (then every
     // 100 ms until Postgres agrees), and every 15 s in case the signal is off; the end is always what Postgres holds.
-    const until = async (accountId: string, n: number, source: 'track' | 'reprocess') => {
+    // onMapped: sees each reading of the metric, with when it was taken.
+    const until = async (accountId: string, n: number, source: 'track' | 'reprocess', onMapped?: (mapped: number, at: number) => void) => {
       let counted = performance.now();
       for (;;) {
-        if ((await mappedFrom(source)) >= n || performance.now() - counted > 15_000) {
+        const mapped = await mappedFrom(source);
+        onMapped?.(mapped, performance.now());
+        if (mapped >= n || performance.now() - counted > 15_000) {
           if ((await records(accountId)) >= n) return performance.now();
           counted = performance.now();
         }
@@ -124,10 +144,22 @@ async function main(): Promise<void> {
 
     const liveStarted = performance.now();
     await usage.start();
-    const liveDone = await until(liveAccount, LIVE, 'track');
+    // The live path's rate is taken after the first fifth of the events: a fresh usage process spends its first
+    // batches opening Postgres connections and compiling its hot code, which the replay, run by the same process
+    // afterwards, never pays. Timed from the first batch (until 2026-11-29), 200k live events ran at 15.6-20.9k
+    // events/s and 600k at 21.9k in the same hour: about a second of start-up counted against the live rate, which
+    // made the ratio look better than it is. Both rates are in the figures.
+    let steadyFrom: { at: number; mapped: number } | undefined;
+    const liveDone = await until(liveAccount, LIVE, 'track', (mapped, at) => {
+      if (!steadyFrom && mapped >= LIVE / 5) steadyFrom = { at, mapped };
+    });
     // From the first live batch: the group join and migrations at start are not the live path's rate.
     const liveSeconds = (performance.timeOrigin + liveDone - usage.firstLiveBatchAt()) / 1000;
-    process.stdout.write(`live: ${LIVE} events mapped in ${liveSeconds.toFixed(1)} s (${((liveDone - liveStarted) / 1000).toFixed(1)} s from usage start)\n`);
+    const steady = steadyFrom && steadyFrom.mapped < LIVE ? { events: LIVE - steadyFrom.mapped, seconds: (liveDone - steadyFrom.at) / 1000 } : undefined;
+    process.stdout.write(
+      `live: ${LIVE} events mapped in ${liveSeconds.toFixed(1)} s (${((liveDone - liveStarted) / 1000).toFixed(1)} s from usage start)` +
+        (steady ? `; the last ${steady.events} in ${steady.seconds.toFixed(1)} s\n` : '\n'),
+    );
 
     // The stored unmapped events, bulk-loaded as if usage had reported them before any rule existed. After the
     // live phase: the aftermath of a 1M-row load (autovacuum of the fresh rows, the checkpoint its WAL forces)
@@ -262,12 +294,15 @@ async function main(): Promise<void> {
     process.stdout.write(`job ${job.status} after ${doneSeconds.toFixed(1)} s: ${JSON.stringify(job)}\n`);
     await usagePool.end();
 
+    // The steady rate when the first fifth was seen before the end (else, on a tiny LIVE, from the first batch).
+    const liveRate = steady ? steady.events / steady.seconds : LIVE / liveSeconds;
     const figures: Figures = {
       stored: STORED,
       live: LIVE,
-      liveRate: Math.round(LIVE / liveSeconds),
+      liveRate: Math.round(liveRate),
+      liveRateFromFirstBatch: Math.round(LIVE / liveSeconds),
       reprocessRate: Math.round(STORED / replaySeconds),
-      ratio: LIVE / liveSeconds > 0 ? STORED / replaySeconds / (LIVE / liveSeconds) : 0,
+      ratio: liveRate > 0 ? STORED / replaySeconds / liveRate : 0,
       replaySeconds,
       walkSeconds,
       // After the walk only usage (and rules' verdict consumer) work: usage's own rate on the reprocess topic.
@@ -282,10 +317,10 @@ async function main(): Promise<void> {
       rulesReplay,
       jobAtLastRecord,
       job,
+      loadAverage: loadavg(),
     };
     process.stdout.write(`${JSON.stringify(figures, null, 2)}\n`);
-    // BENCH_WRITE=0: an iteration run that leaves BENCHMARKS.md alone.
-    if (process.env.BENCH_WRITE !== '0') await writeSection(figures);
+    return figures;
   } finally {
     await usage?.stop();
     await rules.lifecycle.stop();
@@ -350,6 +385,7 @@ interface Figures {
   stored: number;
   live: number;
   liveRate: number;
+  liveRateFromFirstBatch: number;
   reprocessRate: number;
   ratio: number;
   replaySeconds: number;
@@ -365,9 +401,11 @@ interface Figures {
   rulesReplay: Record<string, number>;
   jobAtLastRecord: unknown;
   job: unknown;
+  /** When the run ended. */
+  loadAverage: number[];
 }
 
-async function writeSection(f: Figures): Promise<void> {
+async function writeSection(f: Figures, runs: Figures[]): Promise<void> {
   const file = join(__dirname, '..', '..', '..', 'BENCHMARKS.md');
   const steps = (record: Record<string, { seconds: number }>) =>
     Object.entries(record)
@@ -378,14 +416,14 @@ async function writeSection(f: Figures): Promise<void> {
     '<!-- reprocess:start -->',
     '## Reprocess',
     '',
-    `Command: \`STORED=${f.stored} LIVE=${f.live} bench/reprocess/run.sh\` (${new Date().toISOString().slice(0, 10)}, this ${cpus().length}-core machine, local stack, ${PARTITIONS} partitions).`,
-    `One rules instance in the bench process and one usage instance ${f.usageProcess ? 'in its own process (as deployed)' : 'in the same process'}. Live: track events already in Kafka, rule in place, timed from usage's first`,
-    `live batch to the last usage record. Reprocess: stored unmapped events (bulk-loaded into the rules service's store${f.storedInUsage ? ' and, stored unmapped, into usage\'s' : ' only'}),`,
+    `Command: \`STORED=${f.stored} LIVE=${f.live} RUNS=${runs.length} bench/reprocess/run.sh\` (${new Date().toISOString().slice(0, 10)}, this ${cpus().length}-core machine, local stack, ${PARTITIONS} partitions).`,
+    `One rules instance in the bench process and one usage instance ${f.usageProcess ? 'in its own process (as deployed)' : 'in the same process'}. Live: track events already in Kafka, rule in place, timed from when`,
+    `usage's metric counts a fifth of them mapped (its start, first connections and compilation before that) to the last usage record. Reprocess: stored unmapped events (bulk-loaded into the rules service's store${f.storedInUsage ? ' and, stored unmapped, into usage\'s' : ' only'}),`,
     'timed from `POST /v1/rules` to the last usage record (walk the store, republish to kana.track.reprocess, usage maps them).',
     '',
     '| figure | value | target |',
     '|---|---|---|',
-    `| live path events/s | ${f.liveRate} | |`,
+    `| live path events/s (after its first fifth; from its first batch: ${f.liveRateFromFirstBatch}) | ${f.liveRate} | |`,
     `| reprocess events/s (${f.stored} stored events, ${f.replaySeconds.toFixed(1)} s) | ${f.reprocessRate} | |`,
     `| ratio reprocess / live | ${f.ratio.toFixed(2)} | ≥ 0.8 |`,
     `| rules side: store walked and republished (events/s) | ${Math.round(f.stored / f.walkSeconds)} (${f.walkSeconds.toFixed(1)} s) | |`,
@@ -398,7 +436,22 @@ async function writeSection(f: Figures): Promise<void> {
     '',
     `During the replay, summed over batches in flight: usage's batch steps ${steps(f.usageReplaySteps)};`,
     `rules' verdict consumer (${r.verdictBatches} batches) outcomes ${r.verdictOutcomesSeconds?.toFixed(1)} s, unmapped deletes ${r.verdictDeleteSeconds?.toFixed(1)} s, commit ${r.verdictCommitSeconds?.toFixed(1)} s;`,
-    `rules' produce acks ${r.produceAckSeconds?.toFixed(1)} s over ${r.produceSends} sends. Load average when it ended: ${loadavg().map((l) => l.toFixed(2)).join(' ')}.`,
+    `rules' produce acks ${r.produceAckSeconds?.toFixed(1)} s over ${r.produceSends} sends. Load average when it ended: ${f.loadAverage.map((l) => l.toFixed(2)).join(' ')}.`,
+    ...(runs.length > 1
+      ? [
+          '',
+          `Every run (${runs.length}, one after the other; the figures above are the run with the median ratio):`,
+          '',
+          '| run | live events/s | (from its first batch) | reprocess events/s | ratio | walk s | usage after the walk, events/s | live during the replay, events/s | load average at its end |',
+          '|---|---|---|---|---|---|---|---|---|',
+          ...runs.map(
+            (run, i) =>
+              `| ${i + 1} | ${run.liveRate} | ${run.liveRateFromFirstBatch} | ${run.reprocessRate} | **${run.ratio.toFixed(2)}** | ${run.walkSeconds.toFixed(1)} | ${run.usageTailRate ?? '—'} | ${run.liveDuring?.rate ?? '—'} | ${run.loadAverage[0]!.toFixed(1)} |`,
+          ),
+          '',
+          `Median ratio **${f.ratio.toFixed(2)}** (target ≥ 0.8).`,
+        ]
+      : []),
     '<!-- reprocess:notes -->',
     '<!-- reprocess:end -->',
   ].join('\n');

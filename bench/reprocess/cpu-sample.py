@@ -5,7 +5,7 @@
 # (rules runs in it), usage's process, the Postgres backends of each (matched by the client port of
 # their connection), Kafka, other Postgres processes. Linux only; run beside the bench, e.g.
 #   flock -o /tmp/kana-bench.lock bash -c 'python3 bench/reprocess/cpu-sample.py /tmp/r.log & \
-#     STORED=200000 LIVE=100000 bench/reprocess/run.sh > /tmp/r.log; wait'
+#     RUNS=1 STORED=200000 LIVE=100000 bench/reprocess/run.sh > /tmp/r.log; wait'
 import os, sys, time, re, collections, subprocess
 log = sys.argv[1]
 HZ = os.sysconf('SC_CLK_TCK')

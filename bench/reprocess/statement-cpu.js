@@ -5,7 +5,7 @@
 // approximate, but it names what Postgres spends the replay on, whichever process sent it. Linux only; beside the
 // bench, e.g.
 //   flock -o /tmp/kana-bench.lock bash -c 'NODE_PATH=packages/platform/node_modules node bench/reprocess/statement-cpu.js /tmp/r.log & \
-//     STORED=1000000 LIVE=200000 bench/reprocess/run.sh > /tmp/r.log; wait'
+//     RUNS=1 STORED=1000000 LIVE=200000 bench/reprocess/run.sh > /tmp/r.log; wait'
 'use strict';
 const { Client } = require('pg');
 const fs = require('node:fs');
