@@ -1,5 +1,5 @@
 // What run.js and profile.js share: the event they send, how they read the gateway's /metrics, and
-// the CPU a process (the gateway, autocannon, the broker) has used.
+// the CPU a process (the gateway, autocannon, the broker; Postgres backends for bench/reprocess/statement-cpu.js) has used.
 'use strict';
 const { randomUUID } = require('node:crypto');
 const fs = require('node:fs');

@@ -9,19 +9,9 @@
 'use strict';
 const { Client } = require('pg');
 const fs = require('node:fs');
+const { cpuSeconds } = require('../gateway/common');
 
 const log = process.argv[2];
-const HZ = 100; // USER_HZ, as in /proc/<pid>/stat on Linux
-
-function cpuSeconds(pid) {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / HZ;
-  } catch {
-    return undefined;
-  }
-}
 
 (async () => {
   const client = new Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
@@ -40,7 +30,7 @@ function cpuSeconds(pid) {
       );
       for (const row of rows) {
         const now = cpuSeconds(row.pid);
-        if (now === undefined) continue;
+        if (Number.isNaN(now)) continue; // the backend ended
         const before = last.get(row.pid);
         if (before !== undefined) {
           const key = (row.state === 'active' ? '' : `[${row.state}] `) + row.query;
