@@ -123,6 +123,7 @@ describe('normalizeEvent: accepted events', () => {
     ['2024-05-01 10:00:00', '2024-05-01T10:00:00.000Z'],
     ['2024-05-01', '2024-05-01T00:00:00.000Z'],
     [1714557600000, '2024-05-01T10:00:00.000Z'],
+    [1714557600, '2024-05-01T10:00:00.000Z'],
   ])('normalises timestamp %p to %p', (input, expected) => {
     expect(accepted(aTrackEvent({ timestamp: input })).timestamp).toBe(expected);
   });

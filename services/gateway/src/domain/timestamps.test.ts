@@ -18,6 +18,19 @@ describe('toIsoInstant', () => {
     expect(toIsoInstant(input)).toBe(expected);
   });
 
+  it.each([
+    [1714557600000, '2024-05-01T10:00:00.000Z'],
+    [1714557600, '2024-05-01T10:00:00.000Z'],
+    [1714557600.25, '2024-05-01T10:00:00.250Z'],
+    [99_999_999_999, '5138-11-16T09:46:39.000Z'],
+    [100_000_000_000, '1973-03-03T09:46:40.000Z'],
+    [0, '1970-01-01T00:00:00.000Z'],
+    [-1, undefined],
+    [Number.NaN, undefined],
+  ])('reads the number %p as epoch seconds below 1e11 and milliseconds above: %p', (input, expected) => {
+    expect(toIsoInstant(input)).toBe(expected);
+  });
+
   it('gives what parsing and formatting give for any text in the canonical shape', () => {
     // Fields around their valid ranges (month 0-13, day 0-32, hour 0-25, ...) and any year.
     const padded = (min: number, max: number, width: number) => fc.integer({ min, max }).map((n) => String(n).padStart(width, '0'));

@@ -1,5 +1,6 @@
 // Segment libraries send ISO-8601 strings; some customers send epoch
-// milliseconds. Everything leaves the gateway as `Date#toISOString()` (UTC).
+// milliseconds, others epoch seconds. Everything leaves the gateway as
+// `Date#toISOString()` (UTC).
 
 // A date-time without a zone would be read in the server's local zone by
 // Date; we read it as UTC so the result does not depend on where we run.
@@ -7,6 +8,11 @@ const NO_ZONE = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/;
 // Years outside four digits would not be a valid ISO instant downstream.
 const MIN_MS = Date.UTC(1970, 0, 1);
 const MAX_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+// A number below this is epoch seconds: as milliseconds it would be before
+// March 1973 (no usage event is), as seconds it reaches past the year 5000.
+// Read as milliseconds, 1714557600 (2024-05-01 in seconds) would put the
+// usage in January 1970, outside every billing period.
+export const EPOCH_SECONDS_BELOW = 1e11;
 
 // What Date#toISOString() gives for 1970-9999: when a sender already writes that (Segment's
 // libraries do), the text is its own answer, without formatting a Date. Left to the general
@@ -33,7 +39,7 @@ function daysInMonth(year: number, month: number): number {
 export function toIsoInstantParsed(value: unknown): string | undefined {
   let ms: number;
   if (typeof value === 'number') {
-    ms = value;
+    ms = Math.abs(value) < EPOCH_SECONDS_BELOW ? value * 1000 : value;
   } else if (typeof value === 'string' && value.trim() !== '') {
     const text = value.trim();
     ms = Date.parse(NO_ZONE.test(text) ? `${text.replace(' ', 'T')}Z` : text);

@@ -23,7 +23,7 @@ export const segmentInput = z
     userId: z.union([z.string(), z.number()]).describe('Required; placeholders such as "anonymous", "null", "0" are refused'),
     anonymousId: z.string().optional(),
     messageId: z.string().optional().describe('Derived from the content when missing, so a retry deduplicates'),
-    timestamp: z.union([z.string(), z.number()]).optional().describe('ISO-8601 or epoch ms; defaults to the time received'),
+    timestamp: z.union([z.string(), z.number()]).optional().describe('ISO-8601, or epoch milliseconds (a number below 1e11 is read as epoch seconds); defaults to the time received'),
     sentAt: z.string().optional(),
     event: z.string().optional().describe('Required for track'),
     properties: z
