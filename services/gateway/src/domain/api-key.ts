@@ -20,7 +20,10 @@ export function keyHint(key: string): string {
 /**
  * The API key of an Authorization header: `Basic base64(key + ":")` (what
  * Segment sends; the password is ignored) or `Bearer <key>`. Undefined when
- * the header is missing or has neither form.
+ * the header is missing or has neither form. Surrounding whitespace is not
+ * part of a key (keys are base64url): a key pasted into Segment's settings
+ * with a trailing space or newline still authenticates, where a 401 would make
+ * Segment drop every event.
  */
 export function apiKeyFromAuthorization(header: string | undefined): string | undefined {
   if (!header) return undefined;
@@ -32,6 +35,6 @@ export function apiKeyFromAuthorization(header: string | undefined): string | un
   if (scheme !== 'basic') return undefined;
   const decoded = Buffer.from(credentials, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
-  const key = colon < 0 ? decoded : decoded.slice(0, colon);
+  const key = (colon < 0 ? decoded : decoded.slice(0, colon)).trim();
   return key || undefined;
 }
