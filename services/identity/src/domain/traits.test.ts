@@ -47,6 +47,12 @@ describe('readIdentityTraits', () => {
     expect(readIdentityTraits({ billingId: 'cus_FromBillingId1', billingUserId: 'cus_FromBillingUser' }).billing?.id).toBe('cus_FromBillingUser');
   });
 
+  it('reads billingId when billingUserId is sent empty (a blank mapping must not hide it)', () => {
+    expect(readIdentityTraits({ billingId: 'cus_FromBillingId1', billingUserId: '' })).toEqual({ billing: { id: 'cus_FromBillingId1', provider: 'stripe' }, problems: [] });
+    expect(readIdentityTraits({ billingId: 'cus_FromBillingId1', billingUserId: '  ' }).billing?.id).toBe('cus_FromBillingId1');
+    expect(readIdentityTraits({ billingUserId: '' })).toEqual({ problems: [] });
+  });
+
   it('turns an invalid billing id, email or name into problems naming the trait, without the field', () => {
     const fields = readIdentityTraits({ billingUserId: 'john@example.com', email: 'nope', name: 42 });
     expect(fields.billing).toBeUndefined();

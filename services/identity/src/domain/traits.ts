@@ -74,8 +74,10 @@ export function readIdentityTraits(traits: Record<string, unknown>): IdentityFie
     fields.problems.push({ kind: 'invalid_email', detail: `email must be a string, got ${typeof email}; not stored` });
   }
 
-  // The seed doc's example writes `billingId`, its field table `billingUserId`: accept both, the latter wins.
-  const spelling = traits.billingUserId !== undefined && traits.billingUserId !== null ? 'billingUserId' : 'billingId';
+  // The seed doc's example writes `billingId`, its field table `billingUserId`: accept both, the latter
+  // wins unless it is empty (a blank mapping in Segment), which must not hide a billingId sent beside it.
+  const given = traits.billingUserId;
+  const spelling = given !== undefined && given !== null && !(typeof given === 'string' && given.trim() === '') ? 'billingUserId' : 'billingId';
   const billing = traits[spelling];
   if (typeof billing === 'string') {
     const id = billing.trim();
