@@ -1,4 +1,19 @@
-import { parseDelta } from './segment';
+import { namedFeatureId, parseDelta } from './segment';
+
+describe('namedFeatureId', () => {
+  it.each([
+    [{}, undefined],
+    [{ featureId: null }, undefined],
+    [{ featureId: '' }, undefined],
+    [{ featureId: ' \t' }, undefined],
+    [{ featureId: 'messages' }, 'messages'],
+    [{ featureId: 7 }, '7'],
+    [{ featureId: true }, 'true'],
+    [{ featureId: { id: 'messages' } }, '{"id":"messages"}'],
+  ])('reads %p as %p', (properties, expected) => {
+    expect(namedFeatureId(properties)).toBe(expected);
+  });
+});
 
 describe('parseDelta', () => {
   it.each([

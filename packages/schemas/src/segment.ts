@@ -44,6 +44,21 @@ export const SUPPORTED_TYPES = ['identify', 'track'] as const;
 export const UNSUPPORTED_TYPES = ['page', 'screen', 'group', 'alias'] as const;
 
 /**
+ * The feature a track event names itself (`properties.featureId`), as text,
+ * or undefined when it names none and the account's rules decide. Absent,
+ * null and blank ("", a Segment mapping left empty) name none: the seed page
+ * says featureId "defaults to the mapping rules if not present". One reading
+ * for usage (which decides), the rules service's preview and the store its
+ * reprocess jobs select from, so they cannot disagree about an event.
+ */
+export function namedFeatureId(properties: Record<string, unknown>): string | undefined {
+  const value = properties.featureId;
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'string') return value.trim() === '' ? undefined : value;
+  return typeof value === 'number' ? String(value) : JSON.stringify(value);
+}
+
+/**
  * `properties.delta`: a finite number or a numeric string; absent means 1.
  * Returns `undefined` for a value that is neither (the gateway rejects those
  * with 400, so a consumer seeing one treats it as a bug, not as usage).

@@ -66,9 +66,11 @@ describe('retroactive reprocessing with the real usage service', () => {
     const pro = Array.from({ length: 20 }, (_, i) => aTrackEvent({ userId: `u${i % 4}`, properties: { plan: 'pro', seats: String(i) } }));
     const free = Array.from({ length: 10 }, (_, i) => aTrackEvent({ userId: `u${i % 4}`, properties: { plan: 'free' } }));
     const named = Array.from({ length: 5 }, () => aTrackEvent({ event: 'Export', properties: { featureId: 'exports' } }));
+    // A featureId left blank names no feature: the rules decide, as for the events without one.
+    const blank = Array.from({ length: 3 }, () => aTrackEvent({ properties: { plan: 'pro', featureId: '' } }));
     await as('POST', '/v1/features', { id: 'other', name: 'Other' }); // the account has rules, none for these events
-    await track(accountId, [...pro, ...free, ...named]);
-    await waitFor(async () => (await unmappedCount(accountId)) === 35, { timeoutMs: 60_000, what: '35 unmapped events' });
+    await track(accountId, [...pro, ...free, ...named, ...blank]);
+    await waitFor(async () => (await unmappedCount(accountId)) === 38, { timeoutMs: 60_000, what: '38 unmapped events' });
 
     const listed = (await as('GET', `/v1/events/unmapped?eventName=Export&limit=2`)).json();
     expect(listed.data).toHaveLength(2);
@@ -79,16 +81,16 @@ describe('retroactive reprocessing with the real usage service', () => {
 
     const draft = { featureId: 'messages', eventName: 'Message Sent', conditions: [{ property: 'plan', operator: 'eq', value: 'pro' }] };
     const preview = (await as('POST', '/v1/rules/preview', draft)).json();
-    expect(preview.matchingUnmapped).toBe(20);
+    expect(preview.matchingUnmapped).toBe(23);
     expect(preview.sample).toHaveLength(10);
     expect(preview.sample[0].properties.plan).toBe('pro');
 
     await as('POST', '/v1/features', { id: 'messages', name: 'Messages' });
     expect((await as('POST', '/v1/rules', draft)).statusCode).toBe(201);
     const ruleJob = await jobDone(accountId, (await latestJob(accountId)).id);
-    // The job republishes every stored event of the rule's name (30); usage maps the 20 that match.
-    expect(ruleJob).toMatchObject({ total: 30, processed: 30, mapped: 20 });
-    expect(await usageTotal(accountId, 'messages')).toBe(20);
+    // The job republishes every stored event of the rule's name (33); usage maps the 23 that match.
+    expect(ruleJob).toMatchObject({ total: 33, processed: 33, mapped: 23 });
+    expect(await usageTotal(accountId, 'messages')).toBe(23);
     await waitFor(async () => (await unmappedCount(accountId)) === 15, { what: 'mapped events leave the unmapped list' });
     const left = (await as('GET', '/v1/events/unmapped?eventName=Message%20Sent&limit=1000')).json().data;
     expect(left.every((event: { properties: { plan: string } }) => event.properties.plan === 'free')).toBe(true);
@@ -98,7 +100,7 @@ describe('retroactive reprocessing with the real usage service', () => {
     expect(featureJob).toMatchObject({ total: 5, processed: 5, mapped: 5 });
     expect(await usageTotal(accountId, 'exports')).toBe(5);
     await waitFor(async () => (await unmappedCount(accountId)) === 10, { what: 'exports leave the unmapped list' });
-    expect(await usageTotal(accountId, 'messages')).toBe(20);
+    expect(await usageTotal(accountId, 'messages')).toBe(23);
   }, 120_000);
 
   it('a newer change supersedes a walking job and the totals stay exact', async () => {

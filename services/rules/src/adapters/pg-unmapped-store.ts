@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from '@kana/platform';
-import type { TrackEvent, UnmappedMessage, UnmappedReason } from '@kana/schemas';
+import { namedFeatureId, type TrackEvent, type UnmappedMessage, type UnmappedReason } from '@kana/schemas';
 import type { Selection } from '../domain/selection';
 
 // The unmapped-event store. Keyset positions are (event_time as Postgres text,
@@ -51,14 +51,13 @@ export async function upsertUnmapped(tx: PoolClient, messages: UnmappedMessage[]
     if (!seen || seen.rulesVersion <= message.rulesVersion) latest.set(key, message);
   }
   const rows = [...latest.values()].map((message) => {
-    const featureId = message.event.properties.featureId;
     return {
       account_id: message.accountId,
       event_time: message.event.timestamp,
       message_id: message.event.messageId,
       user_id: message.event.userId,
       event_name: message.event.event,
-      feature_id: featureId === undefined || featureId === null ? null : typeof featureId === 'string' ? featureId : JSON.stringify(featureId),
+      feature_id: namedFeatureId(message.event.properties) ?? null,
       reason: message.reason,
       rules_version: message.rulesVersion,
       request_id: message.requestId,

@@ -19,5 +19,6 @@ describe('ruleMatches', () => {
   it('never maps an event that names its feature itself', () => {
     expect(ruleMatches({ eventName: 'Message Sent', conditions: [] }, { event: 'Message Sent', properties: { featureId: 'x' } })).toBe(false);
     expect(ruleMatches({ eventName: 'Message Sent', conditions: [] }, { event: 'Message Sent', properties: { featureId: null } })).toBe(true);
+    expect(ruleMatches({ eventName: 'Message Sent', conditions: [] }, { event: 'Message Sent', properties: { featureId: ' ' } })).toBe(true);
   });
 });

@@ -1,4 +1,4 @@
-import { matchesCondition, type Condition } from '@kana/schemas';
+import { matchesCondition, namedFeatureId, type Condition } from '@kana/schemas';
 
 // Condition semantics live in packages/schemas (match.ts), shared with usage:
 // the preview and the choice of events to reprocess must agree with what usage decides.
@@ -14,7 +14,6 @@ export interface MatchableRule {
  * consults rules for an event with properties.featureId).
  */
 export function ruleMatches(rule: MatchableRule, event: { event: string; properties: Record<string, unknown> }): boolean {
-  const named = event.properties.featureId;
-  if (named !== undefined && named !== null) return false;
+  if (namedFeatureId(event.properties) !== undefined) return false;
   return rule.eventName === event.event && rule.conditions.every((condition) => matchesCondition(event.properties, condition));
 }

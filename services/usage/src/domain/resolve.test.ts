@@ -37,8 +37,11 @@ describe('resolveEvent', () => {
     expect(resolveEvent(anEvent('X', { featureId: 7 }), { ...snapshot, features: [{ id: '7', name: 'seven' }] })).toMatchObject({ kind: 'mapped' });
   });
 
-  it('uses the rules when featureId is null', () => {
-    expect(resolveEvent(anEvent('Message Sent', { featureId: null }), snapshot)).toMatchObject({ kind: 'mapped' });
+  it('uses the rules when featureId is null or blank (a Segment mapping left empty)', () => {
+    for (const featureId of [null, '', '  ']) {
+      expect(resolveEvent(anEvent('Message Sent', { featureId }), snapshot)).toEqual({ kind: 'mapped', delta: 1, features: [{ featureId: 'messages', ruleId: 'r1' }] });
+    }
+    expect(resolveEvent(anEvent('Nothing Matches', { featureId: '' }), snapshot)).toEqual({ kind: 'unmapped', reason: 'no_rule' });
   });
 
   it('yields one hit per distinct feature, with the first matching rule', () => {

@@ -1,4 +1,4 @@
-import { parseDelta, type RulesSnapshot, type TrackEvent, type UnmappedReason } from '@kana/schemas';
+import { namedFeatureId, parseDelta, type RulesSnapshot, type TrackEvent, type UnmappedReason } from '@kana/schemas';
 import { matchesCondition } from '@kana/schemas';
 
 export interface FeatureHit {
@@ -29,11 +29,10 @@ export function resolveEvent(event: Pick<TrackEvent, 'event' | 'properties'>, sn
   const delta = parseDelta(rawDelta);
   if (delta === undefined) return { kind: 'invalid', reason: `properties.delta is not a finite number: ${JSON.stringify(rawDelta)?.slice(0, 100)}` };
 
-  const named = event.properties.featureId;
-  if (named !== undefined && named !== null) {
-    const featureId = typeof named === 'string' ? named : typeof named === 'number' ? String(named) : undefined;
-    const known = featureId !== undefined && snapshot.features.some((feature) => feature.id === featureId);
-    return known ? { kind: 'mapped', delta, features: [{ featureId: featureId!, ruleId: null }] } : { kind: 'unmapped', reason: 'unknown_feature' };
+  const featureId = namedFeatureId(event.properties);
+  if (featureId !== undefined) {
+    const known = snapshot.features.some((feature) => feature.id === featureId);
+    return known ? { kind: 'mapped', delta, features: [{ featureId, ruleId: null }] } : { kind: 'unmapped', reason: 'unknown_feature' };
   }
 
   const hits = new Map<string, FeatureHit>();
