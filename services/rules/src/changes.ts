@@ -3,7 +3,11 @@ import { UnavailableError, httpError, inTransaction, type Pool, type PoolClient 
 import { isTransientDbError } from './adapters/pg-errors';
 import * as catalog from './adapters/pg-catalog';
 import { startJob, type Job } from './adapters/pg-jobs';
-import type { FeatureInput, RuleInput, RulePatch } from './domain/rule-input';
+import type { adminApi } from '@kana/schemas';
+
+type FeatureInput = adminApi.FeatureInput;
+type RuleInput = adminApi.RuleInput;
+type RulePatch = adminApi.RulePatch;
 import { selectionOf, type Change } from './domain/selection';
 import type { SnapshotPublisher } from './snapshots';
 

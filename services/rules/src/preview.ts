@@ -1,12 +1,12 @@
 import type { Pool } from '@kana/platform';
 import { pageByEventName, type Position, type StoredEvent } from './adapters/pg-unmapped-store';
 import { ruleMatches } from './domain/matcher';
-import type { PreviewInput } from './domain/rule-input';
+import type { adminApi } from '@kana/schemas';
 
 export const SAMPLE_SIZE = 10;
 
 /** The shape of an unmapped event in the admin API. */
-export function toApiEvent(stored: StoredEvent) {
+export function toApiEvent(stored: StoredEvent): adminApi.UnmappedEvent {
   return {
     messageId: stored.messageId,
     userId: stored.userId,
@@ -29,7 +29,7 @@ export class PreviewService {
     private readonly deps: { pool: Pool },
   ) {}
 
-  async preview(accountId: string, draft: PreviewInput) {
+  async preview(accountId: string, draft: adminApi.PreviewInput): Promise<adminApi.PreviewAnswer> {
     let matchingUnmapped = 0;
     const sample: ReturnType<typeof toApiEvent>[] = [];
     let after: Position | undefined;

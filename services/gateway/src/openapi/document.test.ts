@@ -1,6 +1,7 @@
 import { appUnderTest, closeApps, KEY } from '../testing/app-under-test';
 import { ADMIN_ROUTES } from '../routes/admin-proxy';
 import { INGEST_ROUTES } from '../routes/ingest';
+import { adminApi } from '@kana/schemas';
 import { ADMIN_ROUTE_SPECS } from './document';
 
 afterEach(closeApps);
@@ -76,5 +77,38 @@ describe('/openapi.json', () => {
     expect(track.responses['413'].content['application/json'].schema.properties.message.type).toBe('string');
     expect(Object.keys(track.responses).sort()).toEqual(['200', '400', '401', '413', '415', '501', '503']);
     expect(Object.keys(document.components.securitySchemes)).toEqual(['basic', 'bearer']);
+  });
+
+  it('describes admin requests with the very schemas the owning services validate with', async () => {
+    const spec = (route: string) => ADMIN_ROUTE_SPECS.find((candidate) => `${candidate.method.toUpperCase()} ${candidate.path}` === route)!;
+    // The same objects, not copies: what the document says is what the routes check.
+    expect(spec('POST /v1/rules').body).toBe(adminApi.ruleInput);
+    expect(spec('PATCH /v1/rules/{id}').body).toBe(adminApi.rulePatch);
+    expect(spec('POST /v1/rules/preview').body).toBe(adminApi.previewInput);
+    expect(spec('POST /v1/features').body).toBe(adminApi.featureInput);
+    expect(spec('POST /v1/users/import').body).toBe(adminApi.importBody);
+    expect(spec('GET /v1/users').query).toBe(adminApi.usersQuery);
+    expect(spec('GET /v1/events/unmapped').query).toBe(adminApi.unmappedQuery);
+
+    const { document } = await documentedRoutes();
+    const body = (path: string, method: string) => document.paths[path][method].requestBody.content['application/json'].schema;
+    // What a client generated from the document sees: conditions optional, enabled accepted, no other keys.
+    const rule = body('/v1/rules', 'post');
+    expect(rule.required).toEqual(['featureId', 'eventName']);
+    expect(Object.keys(rule.properties)).toEqual(['featureId', 'eventName', 'conditions', 'enabled']);
+    expect(rule.additionalProperties).toBe(false);
+    expect(rule.properties.featureId.pattern).toBeDefined();
+    expect(body('/v1/rules/{id}', 'patch').additionalProperties).toBe(false);
+    // The Tracking API's identify and track calls imply their type; /v1/segment needs it.
+    expect(body('/v1/track', 'post').required ?? []).not.toContain('type');
+    expect(body('/v1/identify', 'post').required ?? []).not.toContain('type');
+    expect(body('/v1/segment', 'post').required).toContain('type');
+    // limit is capped, not refused, on every list.
+    const limits = Object.values(document.paths as Record<string, Record<string, { parameters?: { name: string; schema: { maximum?: number } }[] }>>)
+      .flatMap((item) => Object.values(item))
+      .flatMap((operation) => operation.parameters ?? [])
+      .filter((parameter) => parameter.name === 'limit');
+    expect(limits.length).toBeGreaterThanOrEqual(7);
+    expect(limits.every((parameter) => parameter.schema.maximum === undefined)).toBe(true);
   });
 });

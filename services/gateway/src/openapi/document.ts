@@ -1,8 +1,7 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31, type RouteConfig } from '@asteasolutions/zod-to-openapi';
 import type { z } from 'zod';
-import { UNSUPPORTED_TYPES } from '@kana/schemas';
-import { feature, reprocessJob, rule, ruleInput, schemas as admin, user } from './admin-contract';
-import { batchAnswer, batchInput, errorBody, okBody, segmentInput } from './ingest-contract';
+import { adminApi as admin, UNSUPPORTED_TYPES } from '@kana/schemas';
+import { batchAnswer, batchInput, errorBody, identifyInput, okBody, segmentInput, trackInput } from './ingest-contract';
 
 type Method = RouteConfig['method'];
 interface RouteSpec {
@@ -29,31 +28,31 @@ const ERROR_TEXT: Record<number, string> = {
 
 export const INGEST_ROUTES: RouteSpec[] = [
   { method: 'post', path: '/v1/segment', summary: 'One event as Segment delivers it, or {batch}', body: segmentInput, response: okBody },
-  { method: 'post', path: '/v1/identify', summary: 'One identify call (HTTP Tracking API)', body: segmentInput, response: okBody },
-  { method: 'post', path: '/v1/track', summary: 'One track call (HTTP Tracking API)', body: segmentInput, response: okBody },
+  { method: 'post', path: '/v1/identify', summary: 'One identify call (HTTP Tracking API)', body: identifyInput, response: okBody },
+  { method: 'post', path: '/v1/track', summary: 'One track call (HTTP Tracking API)', body: trackInput, response: okBody },
   { method: 'post', path: '/v1/batch', summary: 'Several calls; answers which were stored', body: batchInput, response: batchAnswer },
 ];
 
 export const ADMIN_ROUTE_SPECS: RouteSpec[] = [
   { method: 'get', path: '/v1/users', summary: 'List users', query: admin.usersQuery, response: admin.usersPage },
   { method: 'get', path: '/v1/users/attention', summary: 'Users that need attention', response: admin.attention },
-  { method: 'get', path: '/v1/users/{id}', summary: 'One user', response: user },
-  { method: 'post', path: '/v1/users/{id}/merge', summary: 'Merge a user into another', body: admin.mergeInput, response: user },
+  { method: 'get', path: '/v1/users/{id}', summary: 'One user', response: admin.user },
+  { method: 'post', path: '/v1/users/{id}/merge', summary: 'Merge a user into another', body: admin.mergeBody, response: admin.user },
   { method: 'delete', path: '/v1/users/{id}', summary: 'Delete a user', status: 204 },
-  { method: 'post', path: '/v1/users/import', summary: 'Import Stripe customers', body: admin.importInput, response: admin.importAnswer },
-  { method: 'get', path: '/v1/features', summary: 'List features', query: admin.pageQuery, response: admin.featureList },
-  { method: 'post', path: '/v1/features', summary: 'Create a feature', body: admin.featureInput, response: feature, status: 201 },
+  { method: 'post', path: '/v1/users/import', summary: 'Import Stripe customers', body: admin.importBody, response: admin.importAnswer },
+  { method: 'get', path: '/v1/features', summary: 'List features', query: admin.pageQuery, response: admin.featuresPage },
+  { method: 'post', path: '/v1/features', summary: 'Create a feature', body: admin.featureInput, response: admin.feature, status: 201 },
   { method: 'delete', path: '/v1/features/{id}', summary: 'Delete a feature', status: 204 },
-  { method: 'get', path: '/v1/rules', summary: 'List rules', query: admin.pageQuery, response: admin.ruleList },
-  { method: 'post', path: '/v1/rules', summary: 'Create a rule', body: ruleInput, response: rule, status: 201 },
-  { method: 'get', path: '/v1/rules/{id}', summary: 'One rule', response: rule },
-  { method: 'patch', path: '/v1/rules/{id}', summary: 'Change a rule', body: admin.rulePatch, response: rule },
+  { method: 'get', path: '/v1/rules', summary: 'List rules', query: admin.pageQuery, response: admin.rulesPage },
+  { method: 'post', path: '/v1/rules', summary: 'Create a rule', body: admin.ruleInput, response: admin.rule, status: 201 },
+  { method: 'get', path: '/v1/rules/{id}', summary: 'One rule', response: admin.rule },
+  { method: 'patch', path: '/v1/rules/{id}', summary: 'Change a rule', body: admin.rulePatch, response: admin.rule },
   { method: 'delete', path: '/v1/rules/{id}', summary: 'Delete a rule', status: 204 },
-  { method: 'post', path: '/v1/rules/preview', summary: 'Unmapped events a rule would map', body: ruleInput, response: admin.previewAnswer },
+  { method: 'post', path: '/v1/rules/preview', summary: 'Unmapped events a rule would map', body: admin.previewInput, response: admin.previewAnswer },
   { method: 'get', path: '/v1/events/unmapped', summary: 'Events that mapped to no feature', query: admin.unmappedQuery, response: admin.unmappedPage },
-  { method: 'get', path: '/v1/reprocess-jobs', summary: 'Reprocess jobs', query: admin.pageQuery, response: admin.jobList },
-  { method: 'get', path: '/v1/reprocess-jobs/{id}', summary: 'One reprocess job', response: reprocessJob },
-  { method: 'get', path: '/v1/usage', summary: 'Usage totals', query: admin.usageQuery, response: admin.usageTotals },
+  { method: 'get', path: '/v1/reprocess-jobs', summary: 'Reprocess jobs', query: admin.pageQuery, response: admin.reprocessJobsPage },
+  { method: 'get', path: '/v1/reprocess-jobs/{id}', summary: 'One reprocess job', response: admin.reprocessJob },
+  { method: 'get', path: '/v1/usage', summary: 'Usage totals', query: admin.usageQuery, response: admin.usageTotalsPage },
   { method: 'get', path: '/v1/usage/records', summary: 'Usage records', query: admin.usageRecordsQuery, response: admin.usageRecordsPage },
 ];
 
@@ -93,7 +92,7 @@ export function openApiDocument(): ReturnType<OpenApiGeneratorV31['generateDocum
       tags: [spec.path.split('/')[2]!],
       security,
       request: {
-        ...(spec.path.includes('{id}') ? { params: admin.idParam } : {}),
+        ...(spec.path.includes('{id}') ? { params: spec.path.startsWith('/v1/users/') ? admin.userIdParams : admin.catalogIdParams } : {}),
         ...(spec.query ? { query: spec.query } : {}),
         ...(spec.body ? { body: { required: true, ...json(spec.body) } } : {}),
       },

@@ -40,6 +40,12 @@ export const segmentInput = z
   .catchall(z.unknown())
   .describe('A Segment event of at most 32 KB');
 
+/** /v1/identify and /v1/track (the HTTP Tracking API's calls): the route implies the type. */
+const routeTyped = (type: 'identify' | 'track') =>
+  segmentInput.extend({ type: z.literal(type).optional().describe(`Implied by the route; when sent, it must be ${type}`) });
+export const identifyInput = routeTyped('identify');
+export const trackInput = routeTyped('track');
+
 export const batchInput = z.object({
   batch: z.array(segmentInput).min(1),
   context: z.record(z.string(), z.unknown()).optional().describe('Applied to every event, under its own context'),

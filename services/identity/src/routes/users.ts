@@ -3,7 +3,10 @@ import type { OutboxRelay } from '../adapters/outbox-relay';
 import type { PgAdminStore } from '../adapters/pg-admin-store';
 import { toApiUser } from '../adapters/pg-rows';
 import type { OutboxEntry } from '../adapters/pg-user-writes';
-import { decodeUserCursor, encodeUserCursor, idParams, importBody, isUserId, listQuery, mergeBody } from './schemas';
+import { adminApi } from '@kana/schemas';
+import { decodeUserCursor, encodeUserCursor, isUserId } from './schemas';
+
+const { importBody, mergeBody, userIdParams: idParams, usersQuery: listQuery } = adminApi;
 
 export interface UsersRoutesOptions {
   admin: PgAdminStore;
@@ -22,7 +25,7 @@ export async function usersRoutes(app: FastifyInstance, { admin, relay }: UsersR
   const publish = (outbox: OutboxEntry | undefined) =>
     relay.publish(outbox).catch((error: unknown) => app.log.warn({ err: error }, 'changes left in the outbox for the next sweep'));
 
-  app.get('/v1/users', async (request) => {
+  app.get('/v1/users', async (request): Promise<adminApi.Page<adminApi.User>> => {
     const accountId = requireAccountId(request);
     const query = parseOr400(listQuery, request.query, 'query');
     const after = query.cursor === undefined ? undefined : decodeUserCursor(query.cursor);
@@ -32,7 +35,7 @@ export async function usersRoutes(app: FastifyInstance, { admin, relay }: UsersR
   });
 
   // Static path: fastify's router prefers it over /v1/users/:id whatever the registration order.
-  app.get('/v1/users/attention', async (request) => {
+  app.get('/v1/users/attention', async (request): Promise<adminApi.Attention> => {
     const result = await admin.attention(requireAccountId(request));
     return {
       missingBillingId: result.missingBillingId.map(toApiUser),
@@ -46,7 +49,7 @@ export async function usersRoutes(app: FastifyInstance, { admin, relay }: UsersR
     const { id } = parseOr400(idParams, request.params, 'path');
     const user = isUserId(id) ? await admin.get(accountId, id) : undefined;
     if (!user) throw httpError(404, `no user ${id}`);
-    return toApiUser(user);
+    return toApiUser(user) satisfies adminApi.User;
   });
 
   app.post('/v1/users/:id/merge', async (request) => {
@@ -74,6 +77,6 @@ export async function usersRoutes(app: FastifyInstance, { admin, relay }: UsersR
     const { customers } = parseOr400(importBody, request.body, 'body');
     const { outbox, ...outcome } = await admin.import(accountId, customers);
     await publish(outbox);
-    return outcome;
+    return outcome satisfies adminApi.ImportAnswer;
   });
 }

@@ -1,16 +1,8 @@
 import { decodePositionCursor, encodeCursor, parseOr400, requireAccountId, type FastifyInstance, type Pool } from '@kana/platform';
-import { z } from 'zod';
 import { getJob, listJobs, type Job } from '../adapters/pg-jobs';
 import { listUnmapped } from '../adapters/pg-unmapped-store';
 import { toApiEvent } from '../preview';
-import { limitParam } from './query';
-
-const unmappedQuery = z.object({
-  eventName: z.string().min(1).max(512).optional(),
-  userId: z.string().min(1).max(512).optional(),
-  limit: limitParam,
-  cursor: z.string().max(2000).optional(),
-});
+import { adminApi } from '@kana/schemas';
 
 /**
  * While a job walks, `total` is the number of events in scope when it started
@@ -18,15 +10,15 @@ const unmappedQuery = z.object({
  * of distinct events sent, and `processed` reaches it when usage has reported
  * on each: then the job is done.
  */
-function toApiJob(job: Job) {
+function toApiJob(job: Job): adminApi.ReprocessJob {
   const total = job.walkDone ? job.total : Math.max(job.total, job.published);
   return { id: job.id, status: job.status, total, processed: job.processed, mapped: job.mapped, rulesVersion: job.rulesVersion, createdAt: job.createdAt };
 }
 
 export function eventRoutes(app: FastifyInstance, deps: { pool: Pool }): void {
-  app.get('/v1/events/unmapped', async (request) => {
+  app.get('/v1/events/unmapped', async (request): Promise<adminApi.Page<adminApi.UnmappedEvent>> => {
     const accountId = requireAccountId(request);
-    const query = parseOr400(unmappedQuery, request.query, 'query');
+    const query = parseOr400(adminApi.unmappedQuery, request.query, 'query');
     const before = decodePositionCursor(query.cursor, 2);
     const rows = await listUnmapped(deps.pool, accountId, query, query.limit + 1, before && { eventTime: String(before[0]), messageId: String(before[1]) });
     const page = rows.slice(0, query.limit);
@@ -34,9 +26,9 @@ export function eventRoutes(app: FastifyInstance, deps: { pool: Pool }): void {
     return { data: page.map(toApiEvent), nextCursor: rows.length > query.limit && last ? encodeCursor([last.eventTime, last.messageId]) : null };
   });
 
-  app.get('/v1/reprocess-jobs', async (request) => {
+  app.get('/v1/reprocess-jobs', async (request): Promise<adminApi.Page<adminApi.ReprocessJob>> => {
     const accountId = requireAccountId(request);
-    const query = parseOr400(z.object({ limit: limitParam, cursor: z.string().max(2000).optional() }), request.query, 'query');
+    const query = parseOr400(adminApi.pageQuery, request.query, 'query');
     const before = decodePositionCursor(query.cursor, 2);
     const rows = await listJobs(deps.pool, accountId, query.limit + 1, before && { createdAt: String(before[0]), id: String(before[1]) });
     const page = rows.slice(0, query.limit);
@@ -46,7 +38,7 @@ export function eventRoutes(app: FastifyInstance, deps: { pool: Pool }): void {
 
   app.get('/v1/reprocess-jobs/:id', async (request, reply) => {
     const accountId = requireAccountId(request);
-    const { id } = parseOr400(z.object({ id: z.string().min(1).max(128) }), request.params, 'path');
+    const { id } = parseOr400(adminApi.catalogIdParams, request.params, 'path');
     const job = await getJob(deps.pool, accountId, id);
     return job ? toApiJob(job) : reply.code(404).send({ message: `no reprocess job '${id}'` });
   });

@@ -1,17 +1,15 @@
 import { decodePositionCursor, encodeCursor, parseOr400, requireAccountId, type FastifyInstance, type Pool } from '@kana/platform';
-import { z } from 'zod';
 import { getRule, listRules } from '../adapters/pg-catalog';
 import type { ChangeService } from '../changes';
-import { previewInput, ruleInput, rulePatch } from '../domain/rule-input';
 import type { PreviewService } from '../preview';
-import { listQuery } from './query';
+import { adminApi } from '@kana/schemas';
 
-const idParam = z.object({ id: z.string().min(1).max(128) });
+const { catalogIdParams: idParam, previewInput, ruleInput, rulePatch } = adminApi;
 
 export function ruleRoutes(app: FastifyInstance, deps: { pool: Pool; changes: ChangeService; preview: PreviewService; onChange: () => void }): void {
-  app.get('/v1/rules', async (request) => {
+  app.get('/v1/rules', async (request): Promise<adminApi.Page<adminApi.Rule>> => {
     const accountId = requireAccountId(request);
-    const query = parseOr400(listQuery, request.query, 'query');
+    const query = parseOr400(adminApi.pageQuery, request.query, 'query');
     const after = decodePositionCursor(query.cursor, 2);
     const rules = await listRules(deps.pool, accountId, query.limit + 1, after && { createdAt: String(after[0]), id: String(after[1]) });
     const page = rules.slice(0, query.limit);
@@ -24,7 +22,7 @@ export function ruleRoutes(app: FastifyInstance, deps: { pool: Pool; changes: Ch
     const input = parseOr400(ruleInput, request.body, 'rule');
     const { result } = await deps.changes.createRule(accountId, input);
     deps.onChange();
-    return reply.code(201).send(result);
+    return reply.code(201).send(result satisfies adminApi.Rule);
   });
 
   app.post('/v1/rules/preview', async (request) => {
@@ -37,7 +35,7 @@ export function ruleRoutes(app: FastifyInstance, deps: { pool: Pool; changes: Ch
     const accountId = requireAccountId(request);
     const { id } = parseOr400(idParam, request.params, 'path');
     const rule = await getRule(deps.pool, accountId, id);
-    return rule ?? reply.code(404).send({ message: `no rule '${id}'` });
+    return (rule satisfies adminApi.Rule | undefined) ?? reply.code(404).send({ message: `no rule '${id}'` });
   });
 
   app.patch('/v1/rules/:id', async (request) => {
@@ -46,7 +44,7 @@ export function ruleRoutes(app: FastifyInstance, deps: { pool: Pool; changes: Ch
     const patch = parseOr400(rulePatch, request.body, 'rule');
     const { result } = await deps.changes.updateRule(accountId, id, patch);
     deps.onChange();
-    return result;
+    return result satisfies adminApi.Rule;
   });
 
   app.delete('/v1/rules/:id', async (request, reply) => {

@@ -1,26 +1,9 @@
 import { z } from 'zod';
 import { decodeCursor, encodeCursor, parseOr400, requireAccountId, type FastifyInstance } from '@kana/platform';
+import { adminApi } from '@kana/schemas';
 import type { PgUsageQueries } from '../adapters/pg-usage-queries';
 
-const instant = z.iso.datetime({ offset: true, message: 'an ISO-8601 timestamp such as 2026-01-31T00:00:00Z' });
-const optionalText = z.string().min(1).max(512).optional();
-
-// Capped rather than refused: asking for more than a page holds is not an error.
-const limit = z.coerce.number().int().min(1).default(50).transform((value) => Math.min(value, 1000));
-const cursorText = z.string().max(2000).optional();
-
-const usageQuery = z
-  .object({ userId: optionalText, featureId: optionalText, from: instant.optional(), to: instant.optional(), limit, cursor: cursorText })
-  .refine((q) => !q.from || !q.to || Date.parse(q.from) <= Date.parse(q.to), { message: 'must not be before from', path: ['to'] });
-
-const recordsQuery = z.object({
-  userId: optionalText,
-  featureId: optionalText,
-  from: instant.optional(),
-  to: instant.optional(),
-  limit,
-  cursor: cursorText,
-});
+const { usageQuery, usageRecordsQuery: recordsQuery } = adminApi;
 
 const recordsCursor = z.object({ t: z.string().refine((t) => !Number.isNaN(Date.parse(t))), id: z.uuid() });
 const totalsCursor = z.object({ u: z.string(), f: z.string() });
@@ -34,7 +17,7 @@ const shaped =
 /** Usage totals and records, scoped to the account the gateway authenticated. Time ranges are over event time: from inclusive, to exclusive. */
 export function usageRoutes(deps: { queries: PgUsageQueries }) {
   return async function registerUsageRoutes(app: FastifyInstance): Promise<void> {
-    app.get('/v1/usage', async (request) => {
+    app.get('/v1/usage', async (request): Promise<adminApi.Page<adminApi.UsageTotal>> => {
       const accountId = requireAccountId(request);
       const { limit, cursor, ...filter } = parseOr400(usageQuery, request.query, 'query');
       const after = cursor ? decodeCursor(cursor, shaped(totalsCursor)) : null;
@@ -42,7 +25,7 @@ export function usageRoutes(deps: { queries: PgUsageQueries }) {
       return { data: page.data, nextCursor: page.next ? encodeCursor({ u: page.next.userId, f: page.next.featureId }) : null };
     });
 
-    app.get('/v1/usage/records', async (request) => {
+    app.get('/v1/usage/records', async (request): Promise<adminApi.Page<adminApi.UsageRecord>> => {
       const accountId = requireAccountId(request);
       const { limit, cursor, ...filter } = parseOr400(recordsQuery, request.query, 'query');
       const after = cursor ? decodeCursor(cursor, shaped(recordsCursor)) : null;

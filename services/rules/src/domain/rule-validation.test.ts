@@ -1,5 +1,7 @@
 import { describeZodError } from '@kana/platform';
-import { featureInput, previewInput, ruleInput, rulePatch } from './rule-input';
+import { adminApi } from '@kana/schemas';
+
+const { featureInput, previewInput, ruleInput, rulePatch } = adminApi;
 
 function errorOf(schema: { safeParse(value: unknown): { success: boolean; error?: unknown } }, value: unknown): string {
   const result = schema.safeParse(value);
