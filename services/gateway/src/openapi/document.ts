@@ -20,8 +20,8 @@ const errors = (...statuses: number[]) =>
 const ERROR_TEXT: Record<number, string> = {
   400: 'invalid or anonymous event; the message names the field',
   401: 'missing, unknown or revoked API key',
-  413: 'over 32 KB per event or 500 KB per request',
-  415: 'the body is not sent as application/json',
+  413: 'over 32 KB per event or 500 KB per request (after gzip is inflated)',
+  415: 'the body is not sent as application/json, or in an encoding other than gzip',
   501: 'page, screen, group and alias are not supported',
   503: 'not stored (Kafka or a service unavailable); retry after Retry-After seconds',
 };
@@ -31,6 +31,7 @@ export const INGEST_ROUTES: RouteSpec[] = [
   { method: 'post', path: '/v1/identify', summary: 'One identify call (HTTP Tracking API)', body: identifyInput, response: okBody },
   { method: 'post', path: '/v1/track', summary: 'One track call (HTTP Tracking API)', body: trackInput, response: okBody },
   { method: 'post', path: '/v1/batch', summary: 'Several calls; answers which were stored', body: batchInput, response: batchAnswer },
+  { method: 'post', path: '/v1/import', summary: 'The same as /v1/batch (its older name in the HTTP Tracking API)', body: batchInput, response: batchAnswer },
 ];
 
 export const ADMIN_ROUTE_SPECS: RouteSpec[] = [

@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import type { Logger } from '@kana/platform';
 import { aTrackEvent } from '../domain/builders';
 import { appUnderTest, basic, closeApps, KEY } from '../testing/app-under-test';
@@ -35,6 +36,26 @@ describe('the ingest listener', () => {
     const response = await app.inject({ method: 'POST', url: '/v1/track', payload, headers: { ...auth, 'content-type': 'application/json' } });
     expect([response.statusCode, response.json()]).toEqual([400, { message }]);
     expect(app.sink.stored).toHaveLength(0);
+  });
+
+  it('reads gzip bodies (Segment’s Java library sends them, to /v1/import) and holds the limit to what they inflate to', async () => {
+    const app = appUnderTest();
+    const gzip = (value: unknown) => gzipSync(Buffer.from(JSON.stringify(value)));
+    const headers = { ...auth, 'content-type': 'application/json', 'content-encoding': 'gzip' };
+    const one = await app.inject({ method: 'POST', url: '/v1/track', payload: gzip(aTrackEvent({ messageId: 'gz-1' })), headers });
+    expect([one.statusCode, one.json()]).toEqual([200, { message: 'ok' }]);
+    const batch = await app.inject({ method: 'POST', url: '/v1/import', payload: gzip({ batch: [aTrackEvent({ messageId: 'gz-2' }), aTrackEvent({ messageId: 'gz-3' })] }), headers: { ...headers, 'content-encoding': 'x-gzip' } });
+    expect([batch.statusCode, batch.json()]).toEqual([200, { accepted: 2, rejected: [] }]);
+    expect(app.sink.events.map((event) => event.messageId)).toEqual(['gz-1', 'gz-2', 'gz-3']);
+
+    // 600 KB of spaces compress to under 1 KB: refused as too large, never parsed.
+    const bomb = await app.inject({ method: 'POST', url: '/v1/batch', payload: gzipSync(Buffer.from(`{"batch":[]${' '.repeat(600_000)}}`)), headers });
+    expect([bomb.statusCode, bomb.json()]).toEqual([413, { message: 'request body is larger than 512000 bytes' }]);
+    const broken = await app.inject({ method: 'POST', url: '/v1/track', payload: JSON.stringify(aTrackEvent()), headers });
+    expect([broken.statusCode, broken.json()]).toEqual([400, { message: 'malformed gzip body: incorrect header check' }]);
+    const brotli = await app.inject({ method: 'POST', url: '/v1/track', payload: JSON.stringify(aTrackEvent()), headers: { ...headers, 'content-encoding': 'br' } });
+    expect([brotli.statusCode, brotli.json()]).toEqual([415, { message: "content-encoding 'br' is not supported: send the body as is or gzip-compressed" }]);
+    expect(app.sink.events).toHaveLength(3);
   });
 
   it('answers a request without a body as an event that is not an object', async () => {

@@ -13,7 +13,8 @@ export interface IngestDeps {
 }
 
 /** Segment's partner delivery (`/v1/segment`) and the HTTP Tracking API shape. */
-export const INGEST_ROUTES = ['/v1/segment', '/v1/identify', '/v1/track', '/v1/batch'] as const;
+// /v1/import: the Tracking API's older name for batch, which Segment's Java library still posts to.
+export const INGEST_ROUTES = ['/v1/segment', '/v1/identify', '/v1/track', '/v1/batch', '/v1/import'] as const;
 export type IngestRoute = (typeof INGEST_ROUTES)[number];
 
 export interface IngestRequest {
@@ -62,6 +63,7 @@ export class Ingest {
       case '/v1/track':
         return this.one(request, 'track');
       case '/v1/batch':
+      case '/v1/import':
         return this.batch(request);
     }
   }
