@@ -68,6 +68,7 @@ export const attention = z.object({
   missingBillingId: z.array(user),
   sharedEmails: z.array(z.object({ email: z.string(), users: z.array(user) })),
   issues: z.array(z.object({ userId: z.string().nullable(), kind: z.string(), detail: z.string(), at: z.string() })),
+  nextCursor: z.string().nullable().describe('Continues every list that has more (the others answer []); null once all are read'),
 });
 export const importAnswer = z.object({ imported: z.number().int(), merged: z.number().int(), skipped: z.number().int() });
 

@@ -19,7 +19,8 @@ const VIEWS = [
     ['Feature', (row) => row.featureId, 'code'],
     ['Total', (row) => row.total, 'number'],
   ] },
-  { id: 'attention', path: '/v1/users/attention', render: (into, answer) => {
+  // Each of its three lists pages by itself; the page shows up to the cap of each at once.
+  { id: 'attention', path: '/v1/users/attention', query: '?limit=1000', render: (into, answer) => {
     into.append(
       heading('Without a billing id'),
       table(answer.missingBillingId, [
@@ -153,7 +154,7 @@ function addRows(into, rows, columns) {
 async function load(view, cursor) {
   const section = document.getElementById(view.id);
   const shown = section.querySelector('.view');
-  const query = view.columns ? `?limit=${PAGE}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}` : '';
+  const query = view.columns ? `?limit=${PAGE}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}` : (view.query ?? '');
   const answer = await api(view.path + query);
   shown.querySelector('button.more')?.remove();
   if (view.render) {

@@ -127,6 +127,38 @@ it('stores no invalid billing id or email and shows them as issues', async () =>
   expect(issues.find((i: { kind: string }) => i.kind === 'invalid_billing_id').detail).toContain('"eve@x.io"');
 });
 
+it('pages the attention lists, each by itself, with one opaque cursor', async () => {
+  const account = uniqueId('acc-');
+  const bad = (n: number) => ({ billingUserId: `bad id ${n}` });
+  await h.publish([
+    ...['a1', 'a2'].map((userId) => anIdentifyMessage({ accountId: account, userId, traits: { email: 'g1@x.io' } })),
+    ...['a3', 'a4'].map((userId) => anIdentifyMessage({ accountId: account, userId, traits: { email: 'g2@x.io' } })),
+    ...['a5', 'a6'].map((userId, i) => anIdentifyMessage({ accountId: account, userId, traits: { email: 'g3@x.io', ...bad(i) } })),
+    anIdentifyMessage({ accountId: account, userId: 'a7', traits: { email: 'not an email', ...bad(7) } }),
+  ]);
+  await waitFor(async () => (await users(account)).length === 7, { what: 'seven users' });
+  const whole = (await h.request(account, 'GET', '/v1/users/attention?limit=1000')).json();
+  expect([whole.missingBillingId.length, whole.sharedEmails.length, whole.issues.length, whole.nextCursor]).toEqual([7, 3, 4, null]);
+
+  const pages = [];
+  let cursor: string | null = '';
+  while (cursor !== null) {
+    const page = (await h.request(account, 'GET', `/v1/users/attention?limit=2${cursor ? `&cursor=${cursor}` : ''}`)).json();
+    pages.push(page);
+    cursor = page.nextCursor;
+  }
+  // The longest list (7) takes four pages; the others answer [] once they are read.
+  expect(pages.map((page) => [page.missingBillingId.length, page.sharedEmails.length, page.issues.length])).toEqual([[2, 2, 2], [2, 1, 2], [2, 0, 0], [1, 0, 0]]);
+  expect(pages.flatMap((page) => page.missingBillingId)).toEqual(whole.missingBillingId);
+  expect(pages.flatMap((page) => page.sharedEmails)).toEqual(whole.sharedEmails);
+  expect(pages.flatMap((page) => page.issues)).toEqual(whole.issues);
+  // The default page is 50 a list, as on every other list.
+  expect((await h.request(account, 'GET', '/v1/users/attention')).json()).toEqual(whole);
+  const forged = Buffer.from(JSON.stringify({ missing: ['yesterday', 'x'] })).toString('base64url');
+  const refused = await h.request(account, 'GET', `/v1/users/attention?cursor=${forged}`);
+  expect([refused.statusCode, refused.json().message]).toEqual([400, expect.stringContaining("'cursor'")]);
+});
+
 it('drops an invalid billing id issue once a newer valid one is stored, and a merge conflict once the account merged the import', async () => {
   const account = uniqueId('acc-');
   await h.request(account, 'POST', '/v1/users/import', {

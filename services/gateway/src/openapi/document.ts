@@ -36,7 +36,7 @@ export const INGEST_ROUTES: RouteSpec[] = [
 
 export const ADMIN_ROUTE_SPECS: RouteSpec[] = [
   { method: 'get', path: '/v1/users', summary: 'List users', query: admin.usersQuery, response: admin.usersPage },
-  { method: 'get', path: '/v1/users/attention', summary: 'Users that need attention', response: admin.attention },
+  { method: 'get', path: '/v1/users/attention', summary: 'Users that need attention', query: admin.pageQuery, response: admin.attention },
   { method: 'get', path: '/v1/users/{id}', summary: 'One user', response: admin.user },
   { method: 'post', path: '/v1/users/{id}/merge', summary: 'Merge a user into another', body: admin.mergeBody, response: admin.user },
   { method: 'delete', path: '/v1/users/{id}', summary: 'Delete a user', status: 204 },

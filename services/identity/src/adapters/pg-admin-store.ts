@@ -14,8 +14,24 @@ export interface AttentionIssue {
   at: string;
 }
 
-/** The cap of each attention list; the dashboard shows the most urgent, the API lists page through the rest. */
-const ATTENTION_LIMIT = 1000;
+/**
+ * Where each attention list continues: undefined from its start, false when it
+ * has no more, else the last row's keyset position (its exact timestamp text,
+ * so rows sharing a millisecond are neither skipped nor repeated).
+ */
+export interface AttentionPosition {
+  missing?: [createdAt: string, id: string] | false;
+  shared?: string | false;
+  issues?: [at: string, id: string] | false;
+}
+
+export interface AttentionPage {
+  missingBillingId: UserRecord[];
+  sharedEmails: { email: string; users: UserRecord[] }[];
+  issues: AttentionIssue[];
+  /** Null once every list has been read to its end. */
+  next: AttentionPosition | null;
+}
 
 /** The account's admin operations. Every query is scoped to the account the gateway vouched for. */
 export class PgAdminStore {
@@ -38,42 +54,72 @@ export class PgAdminStore {
     return rows[0] && fromRow(rows[0]);
   }
 
-  /** The seed's two boxes, computed from the data, plus the recorded issues. */
-  async attention(accountId: string) {
-    const missing = await this.query<UserRow>(
-      `SELECT ${USER_SELECT} FROM users WHERE account_id = $1 AND billing_id IS NULL ORDER BY users.created_at, id LIMIT $2`,
-      [accountId, ATTENTION_LIMIT],
-    );
-    const shared = await this.query<UserRow>(
-      `SELECT ${USER_SELECT} FROM users WHERE account_id = $1 AND email_normalized IN (
-         SELECT email_normalized FROM users WHERE account_id = $1 AND email_normalized IS NOT NULL
-         GROUP BY email_normalized HAVING count(*) > 1 ORDER BY email_normalized LIMIT $2)
-       ORDER BY email_normalized, users.created_at, id`,
-      [accountId, ATTENTION_LIMIT],
-    );
+  /**
+   * The seed's two boxes, computed from the data, plus the recorded issues:
+   * one page of each (`limit` rows, or email groups), continuing where `after`
+   * says. Users without a billing id oldest first, groups by email, issues
+   * newest first.
+   */
+  async attention(accountId: string, limit: number, after: AttentionPosition = {}): Promise<AttentionPage> {
+    const none = { rows: [] };
+    const missing =
+      after.missing === false
+        ? none
+        : await this.query<UserRow & { position_at: string }>(
+            `SELECT ${USER_SELECT}, users.created_at::text AS position_at FROM users
+             WHERE account_id = $1 AND billing_id IS NULL AND ($3::timestamptz IS NULL OR (users.created_at, id) > ($3::timestamptz, $4::uuid))
+             ORDER BY users.created_at, id LIMIT $2`,
+            [accountId, limit + 1, after.missing?.[0] ?? null, after.missing?.[1] ?? null],
+          );
+    const shared =
+      after.shared === false
+        ? none
+        : await this.query<UserRow>(
+            `SELECT ${USER_SELECT} FROM users WHERE account_id = $1 AND email_normalized IN (
+               SELECT email_normalized FROM users WHERE account_id = $1 AND email_normalized IS NOT NULL AND ($3::text IS NULL OR email_normalized > $3)
+               GROUP BY email_normalized HAVING count(*) > 1 ORDER BY email_normalized LIMIT $2)
+             ORDER BY email_normalized, users.created_at, id`,
+            [accountId, limit + 1, after.shared ?? null],
+          );
     // Only what still needs the account: an invalid field value stops counting
     // once the user holds a value written by a newer event (e.g. a later valid
     // billing id), a merge conflict once the email no longer matches an import
     // and another user, and any issue once its user was deleted or merged away.
-    const issues = await this.query<{ user_id: string | null; kind: string; detail: string; at: Date }>(
-      `SELECT i.user_id, i.kind, i.detail, i.at FROM identity_issues i JOIN users u ON u.account_id = i.account_id AND u.user_id = i.user_id
-       WHERE i.account_id = $1 AND CASE i.kind
-         WHEN 'invalid_name' THEN u.name_at IS NULL OR u.name_at < i.at
-         WHEN 'invalid_email' THEN u.email_at IS NULL OR u.email_at < i.at
-         WHEN 'invalid_billing_id' THEN u.billing_at IS NULL OR u.billing_at < i.at
-         WHEN 'merge_conflict' THEN i.email_normalized IS NULL OR (
-           SELECT count(*) > 1 AND count(*) FILTER (WHERE s.user_id IS NULL) > 0 FROM users s
-           WHERE s.account_id = i.account_id AND s.email_normalized = i.email_normalized)
-         ELSE true END
-       ORDER BY i.at DESC, i.id DESC LIMIT $2`,
-      [accountId, ATTENTION_LIMIT],
-    );
+    const issues =
+      after.issues === false
+        ? none
+        : await this.query<{ id: string; user_id: string | null; kind: string; detail: string; at: Date; position_at: string }>(
+            `SELECT i.id::text AS id, i.user_id, i.kind, i.detail, i.at, i.at::text AS position_at
+             FROM identity_issues i JOIN users u ON u.account_id = i.account_id AND u.user_id = i.user_id
+             WHERE i.account_id = $1 AND ($3::timestamptz IS NULL OR (i.at, i.id) < ($3::timestamptz, $4::bigint)) AND CASE i.kind
+               WHEN 'invalid_name' THEN u.name_at IS NULL OR u.name_at < i.at
+               WHEN 'invalid_email' THEN u.email_at IS NULL OR u.email_at < i.at
+               WHEN 'invalid_billing_id' THEN u.billing_at IS NULL OR u.billing_at < i.at
+               WHEN 'merge_conflict' THEN i.email_normalized IS NULL OR (
+                 SELECT count(*) > 1 AND count(*) FILTER (WHERE s.user_id IS NULL) > 0 FROM users s
+                 WHERE s.account_id = i.account_id AND s.email_normalized = i.email_normalized)
+               ELSE true END
+             ORDER BY i.at DESC, i.id DESC LIMIT $2`,
+            [accountId, limit + 1, after.issues?.[0] ?? null, after.issues?.[1] ?? null],
+          );
+
+    const missingRows = missing.rows.slice(0, limit);
     const groups = new Map<string, UserRecord[]>();
     for (const user of shared.rows.map(fromRow)) groups.set(user.emailNormalized!, [...(groups.get(user.emailNormalized!) ?? []), user]);
+    const sharedEmails = [...groups].slice(0, limit).map(([email, users]) => ({ email, users }));
+    const issueRows = issues.rows.slice(0, limit);
+    const lastMissing = missingRows[missingRows.length - 1];
+    const lastIssue = issueRows[issueRows.length - 1];
+    const next: AttentionPosition = {
+      missing: missing.rows.length > limit && lastMissing ? [lastMissing.position_at, lastMissing.id] : false,
+      shared: groups.size > limit ? sharedEmails[sharedEmails.length - 1]!.email : false,
+      issues: issues.rows.length > limit && lastIssue ? [lastIssue.position_at, lastIssue.id] : false,
+    };
     return {
-      missingBillingId: missing.rows.map(fromRow),
-      sharedEmails: [...groups].map(([email, users]) => ({ email, users })),
-      issues: issues.rows.map((r): AttentionIssue => ({ userId: r.user_id, kind: r.kind, detail: r.detail, at: r.at.toISOString() })),
+      missingBillingId: missingRows.map(fromRow),
+      sharedEmails,
+      issues: issueRows.map((r): AttentionIssue => ({ userId: r.user_id, kind: r.kind, detail: r.detail, at: r.at.toISOString() })),
+      next: next.missing === false && next.shared === false && next.issues === false ? null : next,
     };
   }
 

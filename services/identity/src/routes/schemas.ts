@@ -1,4 +1,5 @@
 import { decodeCursor, encodeCursor } from '@kana/platform';
+import type { AttentionPosition } from '../adapters/pg-admin-store';
 
 // Request shapes of the users admin API: adminApi in @kana/schemas (what /openapi.json is generated from).
 
@@ -17,5 +18,24 @@ export function decodeUserCursor(cursor: string): string {
   return decodeCursor(cursor, (value) => {
     const after = (value as { after?: unknown } | null)?.after;
     return typeof after === 'string' && isUserId(after) ? after : undefined;
+  });
+}
+
+// timestamptz::text as Postgres writes it (DateStyle ISO): the exact instant a keyset continues after.
+const PG_TIMESTAMPTZ = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?)([+-]\d{2})(:\d{2})?$/;
+const isPgTimestamptz = (text: string): boolean => {
+  const parts = PG_TIMESTAMPTZ.exec(text);
+  return parts !== null && !Number.isNaN(Date.parse(`${parts[1]}T${parts[2]}${parts[3]}${parts[4] ?? ':00'}`));
+};
+
+/** Where the attention lists continue (see AttentionPosition); a malformed cursor is a 400 naming the field. */
+export function decodeAttentionCursor(cursor: string): AttentionPosition {
+  return decodeCursor(cursor, (value) => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+    const { missing, shared, issues } = value as Record<string, unknown>;
+    const pair = (part: unknown, id: (text: string) => boolean) =>
+      part === undefined || part === false || (Array.isArray(part) && part.length === 2 && typeof part[0] === 'string' && isPgTimestamptz(part[0]) && typeof part[1] === 'string' && id(part[1]));
+    const ok = pair(missing, isUserId) && pair(issues, (id) => /^\d{1,19}$/.test(id)) && (shared === undefined || shared === false || typeof shared === 'string');
+    return ok ? (value as AttentionPosition) : undefined;
   });
 }

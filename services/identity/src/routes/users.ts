@@ -1,10 +1,10 @@
-import { httpError, parseOr400, requireAccountId, type FastifyInstance } from '@kana/platform';
+import { encodeCursor, httpError, parseOr400, requireAccountId, type FastifyInstance } from '@kana/platform';
 import type { OutboxRelay } from '../adapters/outbox-relay';
 import type { PgAdminStore } from '../adapters/pg-admin-store';
 import { toApiUser } from '../adapters/pg-rows';
 import type { OutboxEntry } from '../adapters/pg-user-writes';
 import { adminApi } from '@kana/schemas';
-import { decodeUserCursor, encodeUserCursor, isUserId } from './schemas';
+import { decodeAttentionCursor, decodeUserCursor, encodeUserCursor, isUserId } from './schemas';
 
 const { importBody, mergeBody, userIdParams: idParams, usersQuery: listQuery } = adminApi;
 
@@ -36,11 +36,14 @@ export async function usersRoutes(app: FastifyInstance, { admin, relay }: UsersR
 
   // Static path: fastify's router prefers it over /v1/users/:id whatever the registration order.
   app.get('/v1/users/attention', async (request): Promise<adminApi.Attention> => {
-    const result = await admin.attention(requireAccountId(request));
+    const accountId = requireAccountId(request);
+    const query = parseOr400(adminApi.pageQuery, request.query, 'query');
+    const result = await admin.attention(accountId, query.limit, query.cursor === undefined ? undefined : decodeAttentionCursor(query.cursor));
     return {
       missingBillingId: result.missingBillingId.map(toApiUser),
       sharedEmails: result.sharedEmails.map(({ email, users }) => ({ email, users: users.map(toApiUser) })),
       issues: result.issues,
+      nextCursor: result.next ? encodeCursor(result.next) : null,
     };
   });
 
