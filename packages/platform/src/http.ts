@@ -58,7 +58,8 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     if (error instanceof AppError) return sendAnswer(reply, errorAnswer(error, request.log));
     switch (error.code) {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':
-        return reply.code(413).send({ message: `request body is larger than ${app.initialConfig.bodyLimit} bytes` });
+        // The limit that refused it: the route's own where it sets one (imports, the admin proxy).
+        return reply.code(413).send({ message: `request body is larger than ${request.routeOptions.bodyLimit ?? app.initialConfig.bodyLimit} bytes` });
       case 'FST_ERR_CTP_INVALID_JSON_BODY':
       case 'FST_ERR_CTP_EMPTY_JSON_BODY':
         return reply.code(400).send({ message: `malformed JSON body: ${error.message}` });

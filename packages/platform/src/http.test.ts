@@ -1,0 +1,18 @@
+import { createHttpServer } from './http';
+import { createLogger } from './logger';
+import { createMetrics } from './metrics';
+
+describe('createHttpServer', () => {
+  it('answers 413 naming the limit that refused the body: the route’s own, else the server’s', async () => {
+    const app = createHttpServer({ logger: createLogger({ name: 'test', level: 'silent' }), metrics: createMetrics('test', { defaults: false }), ready: () => true, bodyLimit: 100 });
+    app.post('/small', async () => ({ ok: true }));
+    app.post('/large', { bodyLimit: 1000 }, async () => ({ ok: true }));
+    const post = (url: string, bytes: number) => app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ pad: 'x'.repeat(bytes) }) });
+    expect((await post('/large', 500)).statusCode).toBe(200);
+    const large = await post('/large', 2000);
+    expect([large.statusCode, large.json()]).toEqual([413, { message: 'request body is larger than 1000 bytes' }]);
+    const small = await post('/small', 500);
+    expect([small.statusCode, small.json()]).toEqual([413, { message: 'request body is larger than 100 bytes' }]);
+    await app.close();
+  });
+});
