@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { readTopic, waitFor } from '@kana/platform/testing';
 import { aTrackEvent, anIdentifyEvent, without } from './domain/builders';
 import { buildCli, kana, startGateway } from './testing/integration';
@@ -53,6 +54,18 @@ describe('gateway on the real stack', () => {
     ]);
     await readTopic(gw.gateway.codec, 'track', (messages) => messages.some((m) => m.value.event.messageId === 'it-batch-0'));
     await readTopic(gw.gateway.codec, 'identify', (messages) => messages.some((m) => m.value.event.messageId === 'it-batch-2'));
+  });
+
+  it('stores a gzipped batch sent to /v1/import, as Segment’s Java library sends it', async () => {
+    const response = await fetch(`${gw.url}/v1/import`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip', authorization: basic(`${account.apiKey}\n`) },
+      body: gzipSync(JSON.stringify({ batch: [aTrackEvent({ messageId: 'it-gzip-0', timestamp: 1714557600 })] })),
+    });
+    expect([response.status, await response.json()]).toEqual([200, { accepted: 1, rejected: [] }]);
+    const tracks = await readTopic(gw.gateway.codec, 'track', (messages) => messages.some((m) => m.value.event.messageId === 'it-gzip-0'));
+    // The key pasted with a newline still authenticated; the epoch seconds are read as such.
+    expect(tracks.find((m) => m.value.event.messageId === 'it-gzip-0')!.value.event.timestamp).toBe('2024-05-01T10:00:00.000Z');
   });
 
   it.each([
