@@ -1,7 +1,7 @@
 import type { Pool } from '@kana/platform';
+import type { adminApi } from '@kana/schemas';
 import { pageByEventName, type Position, type StoredEvent } from './adapters/pg-unmapped-store';
 import { ruleMatches } from './domain/matcher';
-import type { adminApi } from '@kana/schemas';
 
 export const SAMPLE_SIZE = 10;
 

@@ -1,9 +1,9 @@
 import { encodeCursor, httpError, parseOr400, requireAccountId, type FastifyInstance } from '@kana/platform';
+import { adminApi } from '@kana/schemas';
 import type { OutboxRelay } from '../adapters/outbox-relay';
 import type { PgAdminStore } from '../adapters/pg-admin-store';
 import { toApiUser } from '../adapters/pg-rows';
 import type { OutboxEntry } from '../adapters/pg-user-writes';
-import { adminApi } from '@kana/schemas';
 import { decodeAttentionCursor, decodeUserCursor, encodeUserCursor, isUserId } from './schemas';
 
 const { importBody, mergeBody, userIdParams: idParams, usersQuery: listQuery } = adminApi;

@@ -1,8 +1,8 @@
 import { decodePositionCursor, encodeCursor, parseOr400, requireAccountId, type FastifyInstance, type Pool } from '@kana/platform';
+import { adminApi } from '@kana/schemas';
 import { getJob, listJobs, type Job } from '../adapters/pg-jobs';
 import { listUnmapped } from '../adapters/pg-unmapped-store';
 import { toApiEvent } from '../preview';
-import { adminApi } from '@kana/schemas';
 
 /**
  * While a job walks, `total` is the number of events in scope when it started

@@ -1,7 +1,7 @@
 import { decodePositionCursor, encodeCursor, parseOr400, requireAccountId, type FastifyInstance, type Pool } from '@kana/platform';
+import { adminApi } from '@kana/schemas';
 import { listFeatures } from '../adapters/pg-catalog';
 import type { ChangeService } from '../changes';
-import { adminApi } from '@kana/schemas';
 
 export function featureRoutes(app: FastifyInstance, deps: { pool: Pool; changes: ChangeService; onChange: () => void }): void {
   app.get('/v1/features', async (request): Promise<adminApi.Page<adminApi.Feature>> => {

@@ -1,8 +1,8 @@
 import { decodePositionCursor, encodeCursor, parseOr400, requireAccountId, type FastifyInstance, type Pool } from '@kana/platform';
+import { adminApi } from '@kana/schemas';
 import { getRule, listRules } from '../adapters/pg-catalog';
 import type { ChangeService } from '../changes';
 import type { PreviewService } from '../preview';
-import { adminApi } from '@kana/schemas';
 
 const { catalogIdParams: idParam, previewInput, ruleInput, rulePatch } = adminApi;
 
