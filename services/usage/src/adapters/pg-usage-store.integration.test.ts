@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPool, migrate, type Pool } from '@kana/platform';
 import { STACK, dropSchema, testEnv, uniqueId } from '@kana/platform/testing';
-import { usageRecordId } from '@kana/schemas';
+import { usageRecordId, type IdentityChange } from '@kana/schemas';
 import { MIGRATIONS_DIR } from '../app';
 import { planBatch } from '../domain/batch';
 import { aReprocessMessage, aSnapshot, aTrackMessage } from '../test-builders';
@@ -125,6 +125,72 @@ describe('Postgres usage store', () => {
     expect(rest.data).toHaveLength(1);
     expect(rest.data[0]!.id).not.toBe(page.data[0]!.id);
     expect(rest.next).toBeNull();
+  });
+});
+
+describe('merges arriving out of order', () => {
+  const env = testEnv('usage', uniqueId('merges'));
+  let pool: Pool;
+
+  beforeAll(async () => {
+    pool = createPool({ url: STACK.DATABASE_URL, schema: env.DATABASE_SCHEMA! });
+    await migrate(pool, { schema: env.DATABASE_SCHEMA!, dir: MIGRATIONS_DIR });
+  });
+  afterAll(async () => {
+    await pool.end();
+    await dropSchema(env.DATABASE_SCHEMA!);
+  });
+
+  it('counts a chain of merges for its last survivor whichever merge usage hears of first', async () => {
+    const store = new PgUsageStore({ pool });
+    const aliases = new PgUserAliases({ pool });
+    const queries = new PgUsageQueries({ pool });
+    const account = 'acc_chain';
+    const snaps = new Map([[account, aSnapshot({ accountId: account })]]);
+    const merged = (from: string, into: string, at: string): IdentityChange => ({ schemaVersion: 1, accountId: account, kind: 'merged', user: { id: `k-${into}`, userId: into }, from: { id: `k-${from}`, userId: from }, at });
+    const track = (userId: string, offset: string) => store.writeBatch(planBatch('track', [{ offset, value: aTrackMessage({ userId }, account) }], snaps).planned);
+    await track('a', '1');
+    await track('b', '2');
+    await track('c', '3');
+    // a -> b at 10:00, then b -> c at 11:00: keyed by their survivors, so usage may hear of the second first.
+    await aliases.applyMerges([merged('b', 'c', '2026-11-28T11:00:00.000Z')]);
+    await aliases.applyMerges([merged('a', 'b', '2026-11-28T10:00:00.000Z')]);
+    expect((await queries.totals({ accountId: account }, 50, null)).data).toEqual([{ userId: 'c', featureId: 'messages', total: 3 }]);
+    const later = await track('a', '4');
+    expect(later[0]!.records[0]!.userId).toBe('c');
+    // Redelivered, in one batch and the other order: the same table.
+    await aliases.applyMerges([merged('a', 'b', '2026-11-28T10:00:00.000Z'), merged('b', 'c', '2026-11-28T11:00:00.000Z')]);
+    const { rows } = await pool.query('SELECT user_id, survivor_user_id FROM user_aliases WHERE account_id = $1 ORDER BY user_id', [account]);
+    expect(rows).toEqual([{ user_id: 'a', survivor_user_id: 'c' }, { user_id: 'b', survivor_user_id: 'c' }]);
+    expect((await queries.totals({ accountId: account, userId: 'a' }, 50, null)).data).toEqual([{ userId: 'c', featureId: 'messages', total: 4 }]);
+  });
+});
+
+describe('migration 004 (merges logged)', () => {
+  const env = testEnv('usage', uniqueId('mig4'));
+  let pool: Pool;
+  let before: string;
+
+  beforeAll(async () => {
+    pool = createPool({ url: STACK.DATABASE_URL, schema: env.DATABASE_SCHEMA! });
+    before = await mkdtemp(join(tmpdir(), 'usage-migrations-'));
+    for (const file of (await readdir(MIGRATIONS_DIR)).filter((name) => name < '004')) await copyFile(join(MIGRATIONS_DIR, file), join(before, file));
+  });
+  afterAll(async () => {
+    await pool.end();
+    await dropSchema(env.DATABASE_SCHEMA!);
+    await rm(before, { recursive: true, force: true });
+  });
+
+  it('keeps the aliases of merges applied before it when the account merges again', async () => {
+    await migrate(pool, { schema: env.DATABASE_SCHEMA!, dir: before });
+    await pool.query(`INSERT INTO user_aliases (account_id, user_id, survivor_user_id, merged_at) VALUES ('acc_1', 'old', 'new', '2026-11-01T00:00:00Z')`);
+    await migrate(pool, { schema: env.DATABASE_SCHEMA!, dir: MIGRATIONS_DIR });
+    await new PgUserAliases({ pool }).applyMerges([
+      { schemaVersion: 1, accountId: 'acc_1', kind: 'merged', user: { id: 'k-new', userId: 'new' }, from: { id: 'k-x', userId: 'x' }, at: '2026-11-28T10:00:00.000Z' },
+    ]);
+    const { rows } = await pool.query(`SELECT user_id, survivor_user_id FROM user_aliases WHERE account_id = 'acc_1' ORDER BY user_id`);
+    expect(rows).toEqual([{ user_id: 'old', survivor_user_id: 'new' }, { user_id: 'x', survivor_user_id: 'new' }]);
   });
 });
 

@@ -1,5 +1,9 @@
 import type { IdentityChange } from '@kana/schemas';
 import { inTransaction, type Pool } from '@kana/platform';
+import { resolveAliases } from '../domain/aliases';
+
+/** Advisory lock class: one recomputation of an account's aliases at a time, across instances. */
+const LOCK_CLASS = 7_315_002;
 
 /**
  * Follows merges announced by identity: the merged-away userId becomes an
@@ -8,8 +12,13 @@ import { inTransaction, type Pool } from '@kana/platform';
  * toward the survivor. Stored rows are never rewritten: a merge is one small
  * write however much usage the user had.
  *
- * Merges are rare, so statements per merge are fine here; they run in batch
- * order in one transaction, and replaying the batch gives the same table.
+ * Each merge is logged (user_merges, idempotent) and the account's aliases
+ * are recomputed from its whole log (resolveAliases), so merges may arrive in
+ * any order: a merge's change is keyed by its survivor, and A->B and a later
+ * B->C travel on different partitions. Merges are rare; an account's log is
+ * small. Concurrent batches (partitions, instances) recompute one account
+ * after the other, each reading the log once the lock is held, so the last
+ * one to commit has seen every merge committed before it and its own.
  *
  * Only merges matter to usage. Created and updated users change nothing
  * (usage counts any userId, identified or not), and a deleted user's usage
@@ -23,18 +32,25 @@ export class PgUserAliases {
     const merges = changes.filter((change) => change.kind === 'merged' && change.from?.userId && change.user.userId && change.from.userId !== change.user.userId);
     if (merges.length === 0) return 0;
     await inTransaction(this.deps.pool, async (client) => {
-      for (const change of merges) {
-        const survivor = change.user.userId!;
-        const mergedAway = change.from!.userId!;
-        // The survivor is live now, whatever was merged before (a merge undone the other way round).
-        await client.query('DELETE FROM user_aliases WHERE account_id = $1 AND user_id = $2', [change.accountId, survivor]);
-        await client.query(
-          `INSERT INTO user_aliases (account_id, user_id, survivor_user_id, merged_at) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (account_id, user_id) DO UPDATE SET survivor_user_id = EXCLUDED.survivor_user_id, merged_at = EXCLUDED.merged_at`,
-          [change.accountId, mergedAway, survivor, change.at],
+      await client.query(
+        `INSERT INTO user_merges (account_id, from_user_id, into_user_id, merged_at)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) ON CONFLICT DO NOTHING`,
+        [merges.map((m) => m.accountId), merges.map((m) => m.from!.userId!), merges.map((m) => m.user.userId!), merges.map((m) => m.at)],
+      );
+      // Sorted, so two batches lock the accounts they share in the same order.
+      for (const accountId of [...new Set(merges.map((m) => m.accountId))].sort()) {
+        await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS, accountId]);
+        const { rows } = await client.query<{ from_user_id: string; into_user_id: string; at: number }>(
+          'SELECT from_user_id, into_user_id, (extract(epoch FROM merged_at) * 1000)::float8 AS at FROM user_merges WHERE account_id = $1',
+          [accountId],
         );
-        // Flatten chains: whatever had been merged into the merged-away user now belongs to the survivor.
-        await client.query('UPDATE user_aliases SET survivor_user_id = $3 WHERE account_id = $1 AND survivor_user_id = $2', [change.accountId, mergedAway, survivor]);
+        const aliases = resolveAliases(rows.map((row) => ({ from: row.from_user_id, into: row.into_user_id, at: row.at })));
+        await client.query('DELETE FROM user_aliases WHERE account_id = $1', [accountId]);
+        await client.query(
+          `INSERT INTO user_aliases (account_id, user_id, survivor_user_id, merged_at)
+           SELECT $1, user_id, survivor, to_timestamp(at / 1000.0) FROM unnest($2::text[], $3::text[], $4::float8[]) AS a(user_id, survivor, at)`,
+          [accountId, [...aliases.keys()], [...aliases.values()].map((a) => a.survivor), [...aliases.values()].map((a) => a.mergedAt)],
+        );
       }
     });
     return merges.length;

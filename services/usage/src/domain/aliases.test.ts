@@ -1,0 +1,45 @@
+import fc from 'fast-check';
+import { resolveAliases, type Merge } from './aliases';
+
+const merge = (from: string, into: string, at: number): Merge => ({ from, into, at });
+const table = (merges: Merge[]) => Object.fromEntries([...resolveAliases(merges)].map(([user, alias]) => [user, alias.survivor]));
+
+describe('resolveAliases', () => {
+  it('counts a chain for its end, whatever order the merges arrive in', () => {
+    expect(table([merge('a', 'b', 1), merge('b', 'c', 2)])).toEqual({ a: 'c', b: 'c' });
+    expect(table([merge('b', 'c', 2), merge('a', 'b', 1)])).toEqual({ a: 'c', b: 'c' });
+  });
+
+  it('keeps the merged-away time of each userId', () => {
+    expect(resolveAliases([merge('b', 'c', 2), merge('a', 'b', 1)]).get('a')).toEqual({ survivor: 'c', mergedAt: 1 });
+  });
+
+  it('treats a userId that survived a later merge as live again (merged the other way round)', () => {
+    expect(table([merge('a', 'b', 1), merge('b', 'a', 2)])).toEqual({ b: 'a' });
+    expect(table([merge('b', 'a', 2), merge('a', 'b', 1)])).toEqual({ b: 'a' });
+    // b was merged into c, came back, and a was merged into it: a counts for b, not c.
+    expect(table([merge('b', 'c', 1), merge('a', 'b', 2)])).toEqual({ a: 'b' });
+  });
+
+  it('follows the latest merge away of a userId', () => {
+    expect(table([merge('a', 'b', 1), merge('b', 'a', 2), merge('a', 'c', 3)])).toEqual({ a: 'c', b: 'c' });
+  });
+
+  it('gives the same table for every arrival order of any merge history', () => {
+    // Histories as identity makes them: each merge at a later time, from a user into another one.
+    const users = fc.constantFrom('a', 'b', 'c', 'd', 'e');
+    const history = fc.array(fc.tuple(users, users), { maxLength: 12 }).map((pairs) =>
+      pairs.filter(([from, into]) => from !== into).map(([from, into], i) => merge(from, into, i + 1)),
+    );
+    fc.assert(
+      fc.property(history, fc.func(fc.integer()), (merges, key) => {
+        const shuffled = [...merges].sort((x, y) => key(x.at) - key(y.at));
+        expect(table(shuffled)).toEqual(table(merges));
+        // Nobody counts for a userId that is itself merged away.
+        const result = resolveAliases(merges);
+        for (const alias of result.values()) expect(result.has(alias.survivor)).toBe(false);
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+});
