@@ -188,7 +188,7 @@ describe('decide: order, duplicates, aliases and bad traits', () => {
     expect(run([{ ...user }], [anIdentify({ timestamp: T2, traits: { billingUserId: 'bad id' } })]).issues).toEqual(['invalid_billing_id']);
   });
 
-  it('applies an identify for a merged-away userId to the survivor when newer than the merge, and skips an older one', () => {
+  it('applies an identify for a merged-away userId to the survivor when newer than the merge; an older one only fills what it lacks', () => {
     const survivor = () => aUser({ id: 'keep', userId: 'keep', name: 'Keep', nameAt: Date.parse(T0) });
     const newer = run([survivor()], [anIdentify({ userId: 'gone', timestamp: T2, traits: { name: 'Renamed', billingUserId: 'bad id' } })], { aliases: [['gone', 'keep', T1]] });
     expect(newer).toMatchObject({ actions: ['update'], changes: ['updated'], issues: ['invalid_billing_id'] });
@@ -198,6 +198,11 @@ describe('decide: order, duplicates, aliases and bad traits', () => {
     const older = run([survivor()], [anIdentify({ userId: 'gone', timestamp: T0, traits: { name: 'Late retry' } })], { aliases: [['gone', 'keep', T1]] });
     expect(older).toMatchObject({ actions: ['skip:merged_later'], changes: [] });
     expect(older.state('keep')?.name).toBe('Keep');
+    // Delivered late, from before the merge: the billing id the survivor lacks is filled, its name kept.
+    const late = anIdentify({ userId: 'gone', timestamp: T0, traits: { name: 'Late retry', billingUserId: 'cus_LateBilling1', email: 'not an email' } });
+    const filled = run([survivor()], [late, late], { aliases: [['gone', 'keep', T1]] });
+    expect(filled).toMatchObject({ actions: ['update', 'skip:merged_later'], changes: ['updated'], issues: [] });
+    expect(filled.state('keep')).toMatchObject({ id: 'keep', name: 'Keep', billingId: 'cus_LateBilling1', billingProvider: 'stripe', billingAt: Date.parse(T0) });
   });
 
   it('does not bring back a deleted user with an event older than the deletion, but does with a newer one', () => {

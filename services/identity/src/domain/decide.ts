@@ -39,10 +39,15 @@ export function decide(lookup: UserLookup, input: IdentifyInput, fields: Identit
 
   let existing = lookup.byUserId(accountId, userId);
   if (!existing) {
-    // A userId merged away by the account counts toward the survivor; an event
-    // older than the merge was already decided by it (a late retry) and changes nothing.
+    // A userId merged away by the account counts toward the survivor.
     const alias = lookup.aliasOf(accountId, userId);
-    if (alias && at <= alias.at) return { action: 'skip', reason: 'merged_later' };
+    if (alias && at <= alias.at) {
+      // An event from before the merge, delivered late (Segment retries for hours): the merge kept
+      // the survivor's fields and filled the missing ones from the merged-away user, so this event
+      // may only fill what the survivor still lacks. Redelivered, it finds nothing left to fill.
+      const missing = onlyMissing(alias.survivor, fields);
+      return missing ? { action: 'update', target: alias.survivor, fields: missing, at, problems: [] } : { action: 'skip', reason: 'merged_later' };
+    }
     existing = alias?.survivor;
   }
   if (existing) {
@@ -73,6 +78,15 @@ export function decide(lookup: UserLookup, input: IdentifyInput, fields: Identit
   if (imports.length === 1 && withUserId === 0) return { action: 'claim', target: imports[0]!, fields, at, problems };
   if (imports.length > 0) problems.push(conflict(email, imports.length, withUserId));
   return { action: 'create', fields, at, problems };
+}
+
+/** The valid fields of `fields` that `user` has no value for, or undefined when there are none. */
+function onlyMissing(user: UserRecord, fields: IdentityFields): IdentityFields | undefined {
+  const missing: IdentityFields = { problems: [] };
+  if (fields.name !== undefined && user.name === null) missing.name = fields.name;
+  if (fields.email !== undefined && user.email === null) missing.email = fields.email;
+  if (fields.billing !== undefined && user.billingId === null) missing.billing = fields.billing;
+  return missing.name ?? missing.email ?? missing.billing ? missing : undefined;
 }
 
 /** Last writer wins, strict on ties: an event writes a field only if it is newer than the one that wrote it. */
