@@ -13,3 +13,12 @@ CREATE TABLE user_merges (
 
 INSERT INTO user_merges (account_id, from_user_id, into_user_id, merged_at)
 SELECT account_id, user_id, survivor_user_id, merged_at FROM user_aliases;
+
+-- Every deletion of a user with a userId: deleting a survivor closes the aliases into it (its merged-away
+-- userIds count for themselves again; identity creates them anew on their next identify).
+CREATE TABLE user_deletions (
+  account_id text NOT NULL,
+  user_id    text NOT NULL,
+  deleted_at timestamptz NOT NULL,
+  PRIMARY KEY (account_id, user_id, deleted_at)
+);

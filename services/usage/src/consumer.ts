@@ -105,8 +105,8 @@ export class UsageHandlers {
     this.deps.share.replay(() => this.handle('reprocess', messages), context?.heartbeat);
 
   readonly onIdentityChanges = async (messages: ConsumedMessage<IdentityChange>[]): Promise<BatchResult> => {
-    const applied = await this.deps.aliases.applyMerges(messages.map((message) => message.value));
-    if (applied > 0) this.deps.logger.info({ merges: applied }, 'merges applied');
+    const applied = await this.deps.aliases.applyChanges(messages.map((message) => message.value));
+    if (applied > 0) this.deps.logger.info({ changes: applied }, 'merges and deletions applied');
   };
 
   private async handle(source: 'track' | 'reprocess', messages: ConsumedMessage<TrackMessage | ReprocessMessage>[]): Promise<BatchResult> {

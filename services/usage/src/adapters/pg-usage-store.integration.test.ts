@@ -111,7 +111,7 @@ describe('Postgres usage store', () => {
     const snaps = new Map([[account, aSnapshot({ accountId: account })]]);
     const before = aTrackMessage({ userId: 'old' }, account);
     await store.writeBatch(planBatch('track', [{ offset: '1', value: before }], snaps).planned);
-    await aliases.applyMerges([
+    await aliases.applyChanges([
       { schemaVersion: 1, accountId: account, kind: 'merged', user: { id: 'k2', userId: 'new' }, from: { id: 'k1', userId: 'old' }, at: '2026-11-28T10:00:00.000Z' },
     ]);
     const after = await store.writeBatch(planBatch('track', [{ offset: '2', value: aTrackMessage({ userId: 'old' }, account) }], snaps).planned);
@@ -153,16 +153,57 @@ describe('merges arriving out of order', () => {
     await track('b', '2');
     await track('c', '3');
     // a -> b at 10:00, then b -> c at 11:00: keyed by their survivors, so usage may hear of the second first.
-    await aliases.applyMerges([merged('b', 'c', '2026-11-28T11:00:00.000Z')]);
-    await aliases.applyMerges([merged('a', 'b', '2026-11-28T10:00:00.000Z')]);
+    await aliases.applyChanges([merged('b', 'c', '2026-11-28T11:00:00.000Z')]);
+    await aliases.applyChanges([merged('a', 'b', '2026-11-28T10:00:00.000Z')]);
     expect((await queries.totals({ accountId: account }, 50, null)).data).toEqual([{ userId: 'c', featureId: 'messages', total: 3 }]);
     const later = await track('a', '4');
     expect(later[0]!.records[0]!.userId).toBe('c');
     // Redelivered, in one batch and the other order: the same table.
-    await aliases.applyMerges([merged('a', 'b', '2026-11-28T10:00:00.000Z'), merged('b', 'c', '2026-11-28T11:00:00.000Z')]);
+    await aliases.applyChanges([merged('a', 'b', '2026-11-28T10:00:00.000Z'), merged('b', 'c', '2026-11-28T11:00:00.000Z')]);
     const { rows } = await pool.query('SELECT user_id, survivor_user_id FROM user_aliases WHERE account_id = $1 ORDER BY user_id', [account]);
     expect(rows).toEqual([{ user_id: 'a', survivor_user_id: 'c' }, { user_id: 'b', survivor_user_id: 'c' }]);
     expect((await queries.totals({ accountId: account, userId: 'a' }, 50, null)).data).toEqual([{ userId: 'c', featureId: 'messages', total: 4 }]);
+  });
+});
+
+describe('deleting a survivor', () => {
+  const env = testEnv('usage', uniqueId('deleted'));
+  let pool: Pool;
+
+  beforeAll(async () => {
+    pool = createPool({ url: STACK.DATABASE_URL, schema: env.DATABASE_SCHEMA! });
+    await migrate(pool, { schema: env.DATABASE_SCHEMA!, dir: MIGRATIONS_DIR });
+  });
+  afterAll(async () => {
+    await pool.end();
+    await dropSchema(env.DATABASE_SCHEMA!);
+  });
+
+  it('keeps the history it had, merged-away usage included, and the merged-away userId counts for itself again', async () => {
+    const store = new PgUsageStore({ pool });
+    const aliases = new PgUserAliases({ pool });
+    const queries = new PgUsageQueries({ pool });
+    const account = 'acc_deleted';
+    const snaps = new Map([[account, aSnapshot({ accountId: account })]]);
+    const track = async (userId: string, offset: string) => (await store.writeBatch(planBatch('track', [{ offset, value: aTrackMessage({ userId }, account) }], snaps).planned))[0]!.records[0]!.userId;
+    const change = (kind: 'merged' | 'deleted', user: string, at: string, from?: string): IdentityChange => ({
+      schemaVersion: 1, accountId: account, kind, user: { id: `k-${user}`, userId: user }, from: from ? { id: `k-${from}`, userId: from } : null, at,
+    });
+    expect(await track('a', '1')).toBe('a');
+    await aliases.applyChanges([change('merged', 'b', '2026-11-28T10:00:00.000Z', 'a')]);
+    expect(await track('a', '2')).toBe('b');
+    const deleted = change('deleted', 'b', new Date(Date.now() + 1).toISOString());
+    await aliases.applyChanges([deleted]);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    // Identity creates a, asked again, anew: its usage is its own from now on.
+    expect(await track('a', '3')).toBe('a');
+    expect((await queries.totals({ accountId: account }, 50, null)).data).toEqual([
+      { userId: 'a', featureId: 'messages', total: 1 },
+      { userId: 'b', featureId: 'messages', total: 2 },
+    ]);
+    // Redelivered, the deletion rewrites nothing more.
+    await aliases.applyChanges([deleted]);
+    expect((await queries.totals({ accountId: account, userId: 'a' }, 50, null)).data).toEqual([{ userId: 'a', featureId: 'messages', total: 1 }]);
   });
 });
 
@@ -186,7 +227,7 @@ describe('migration 004 (merges logged)', () => {
     await migrate(pool, { schema: env.DATABASE_SCHEMA!, dir: before });
     await pool.query(`INSERT INTO user_aliases (account_id, user_id, survivor_user_id, merged_at) VALUES ('acc_1', 'old', 'new', '2026-11-01T00:00:00Z')`);
     await migrate(pool, { schema: env.DATABASE_SCHEMA!, dir: MIGRATIONS_DIR });
-    await new PgUserAliases({ pool }).applyMerges([
+    await new PgUserAliases({ pool }).applyChanges([
       { schemaVersion: 1, accountId: 'acc_1', kind: 'merged', user: { id: 'k-new', userId: 'new' }, from: { id: 'k-x', userId: 'x' }, at: '2026-11-28T10:00:00.000Z' },
     ]);
     const { rows } = await pool.query(`SELECT user_id, survivor_user_id FROM user_aliases WHERE account_id = 'acc_1' ORDER BY user_id`);

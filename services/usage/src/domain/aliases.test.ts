@@ -25,6 +25,16 @@ describe('resolveAliases', () => {
     expect(table([merge('a', 'b', 1), merge('b', 'a', 2), merge('a', 'c', 3)])).toEqual({ a: 'c', b: 'c' });
   });
 
+  it('closes the aliases into a survivor deleted after they were made, not before', () => {
+    const closed = (merges: Merge[], deletions: { user: string; at: number }[]) =>
+      Object.fromEntries([...resolveAliases(merges, deletions)].map(([user, alias]) => [user, alias.closedAt ?? null]));
+    expect(closed([merge('a', 'b', 1), merge('b', 'c', 2)], [{ user: 'c', at: 3 }])).toEqual({ a: 3, b: 3 });
+    // c was deleted and created again before b was merged into it: a and b count for the new c.
+    expect(closed([merge('a', 'b', 1), merge('b', 'c', 3)], [{ user: 'c', at: 2 }])).toEqual({ a: null, b: null });
+    // Deleting a user nothing was merged into closes nothing.
+    expect(closed([merge('a', 'b', 1)], [{ user: 'x', at: 2 }])).toEqual({ a: null });
+  });
+
   it('gives the same table for every arrival order of any merge history', () => {
     // Histories as identity makes them: each merge at a later time, from a user into another one.
     const users = fc.constantFrom('a', 'b', 'c', 'd', 'e');

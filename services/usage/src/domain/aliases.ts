@@ -1,5 +1,5 @@
-// Which user each merged-away userId's usage counts for, from every merge identity announced.
-// A function of the set of merges, not of the order they arrive in (see migration 004).
+// Which user each merged-away userId's usage counts for, from every merge and deletion identity
+// announced. A function of those sets, not of the order they arrive in (see migration 004).
 
 export interface Merge {
   from: string;
@@ -8,10 +8,23 @@ export interface Merge {
   at: number;
 }
 
+export interface Deletion {
+  user: string;
+  /** When identity deleted the user (epoch ms). */
+  at: number;
+}
+
 export interface Alias {
   survivor: string;
   /** When the userId was last merged away (epoch ms). */
   mergedAt: number;
+  /**
+   * When the survivor was deleted after the userId came to count for it (epoch ms). From then on
+   * the userId is one identity has not seen (it deleted the user the alias led to, and a later
+   * identify creates it anew): its usage recorded before counts for the deleted survivor, as the
+   * rest of that user's history does, and its usage after counts for itself.
+   */
+  closedAt?: number;
 }
 
 /**
@@ -23,7 +36,7 @@ export interface Alias {
  * merge is later than the one before, so there are no cycles; a guard stops
  * one anyway.
  */
-export function resolveAliases(merges: readonly Merge[]): Map<string, Alias> {
+export function resolveAliases(merges: readonly Merge[], deletions: readonly Deletion[] = []): Map<string, Alias> {
   const away = new Map<string, Merge>();
   const survived = new Map<string, number>();
   for (const merge of merges) {
@@ -33,6 +46,8 @@ export function resolveAliases(merges: readonly Merge[]): Map<string, Alias> {
     if (!last || merge.at > last.at || (merge.at === last.at && merge.into > last.into)) away.set(merge.from, merge);
     survived.set(merge.into, Math.max(survived.get(merge.into) ?? -Infinity, merge.at));
   }
+  const deleted = new Map<string, number>();
+  for (const deletion of deletions) deleted.set(deletion.user, Math.max(deleted.get(deletion.user) ?? -Infinity, deletion.at));
   const isAway = (user: string): Merge | undefined => {
     const merge = away.get(user);
     return merge && merge.at > (survived.get(user) ?? -Infinity) ? merge : undefined;
@@ -42,12 +57,16 @@ export function resolveAliases(merges: readonly Merge[]): Map<string, Alias> {
     const own = isAway(user);
     if (!own) continue;
     let survivor = own.into;
+    // When the userId came to count for `survivor`: the last merge of its chain.
+    let reached = own.at;
     const seen = new Set([user]);
     for (let next = isAway(survivor); next && !seen.has(survivor); next = isAway(survivor)) {
       seen.add(survivor);
       survivor = next.into;
+      reached = Math.max(reached, next.at);
     }
-    aliases.set(user, { survivor, mergedAt: own.at });
+    const deletedAt = deleted.get(survivor);
+    aliases.set(user, { survivor, mergedAt: own.at, ...(deletedAt !== undefined && deletedAt > reached ? { closedAt: deletedAt } : {}) });
   }
   return aliases;
 }
