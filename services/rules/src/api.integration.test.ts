@@ -1,7 +1,10 @@
+import Redis from 'ioredis';
 import { ACCOUNT_HEADER, createLogger, createRedis } from '@kana/platform';
-import { uniqueId } from '@kana/platform/testing';
+import { uniqueId, waitFor } from '@kana/platform/testing';
 import type { RulesSnapshot } from '@kana/schemas';
 import { RedisSnapshotStore } from './adapters/redis-snapshot-store';
+import { ChangeService } from './changes';
+import { SnapshotPublisher } from './snapshots';
 import { cleanUp, httpCall, startRules } from '../test/harness';
 
 describe('rules admin API against real Postgres, Redis and Kafka', () => {
@@ -13,6 +16,8 @@ describe('rules admin API against real Postgres, Redis and Kafka', () => {
   beforeAll(async () => {
     rules = await startRules();
   }, 60_000);
+  const afterDisconnect: (() => void)[] = [];
+  afterEach(() => afterDisconnect.splice(0).forEach((disconnect) => disconnect()));
   afterAll(async () => {
     await rules.stop();
     await cleanUp(rules.config);
@@ -107,6 +112,28 @@ describe('rules admin API against real Postgres, Redis and Kafka', () => {
     const served = (await httpCall(rules.url, 'GET', `/internal/accounts/${account}/rules-snapshot`)).json() as RulesSnapshot;
     expect(served.version).toBeGreaterThan(0);
     expect(await rules.app.snapshotStore.read(account)).toEqual(served);
+  });
+
+  it('writes again a snapshot whose Redis write failed, and serves usage from Postgres meanwhile', async () => {
+    const accountId = uniqueId('stale');
+    const as = (method: 'POST' | 'DELETE', url: string, payload?: unknown) => httpCall(rules.url, method, url, payload, { [ACCOUNT_HEADER]: accountId });
+    await as('POST', '/v1/features', { id: 'messages', name: 'Messages' });
+    const rule = (await as('POST', '/v1/rules', { featureId: 'messages', eventName: 'Message Sent' })).json() as { id: string };
+    const before = (await rules.app.snapshotStore.read(accountId))!;
+    expect(before.rules).toHaveLength(1);
+
+    // The rule is deleted while Redis cannot be reached (a real client of a closed port): committed, not written.
+    const unreachable = new Redis('redis://127.0.0.1:1', { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    unreachable.on('error', () => undefined);
+    afterDisconnect.push(() => unreachable.disconnect());
+    const failing = new SnapshotPublisher({ pool: rules.app.pool, store: new RedisSnapshotStore(unreachable), logger: createLogger({ name: 't', level: 'silent' }) });
+    await new ChangeService({ pool: rules.app.pool, snapshots: failing }).deleteRule(accountId, rule.id);
+    // Usage's cache miss meanwhile gets the current snapshot, not a 503 that would stall it.
+    expect(await failing.publish(accountId)).toMatchObject({ version: before.version + 1, rules: [] });
+    // Nothing would write it again (the change has nothing to reprocess) but the worker's sweep:
+    // until then usage would go on counting the deleted rule.
+    await waitFor(async () => (await rules.app.snapshotStore.read(accountId))?.version === before.version + 1, { timeoutMs: 10_000, what: 'the sweep writes the snapshot' });
+    expect((await rules.app.snapshotStore.read(accountId))!.rules).toEqual([]);
   });
 
   it('never lets an older snapshot replace a newer one, whatever order concurrent writers finish in', async () => {

@@ -16,9 +16,11 @@ import type { SnapshotPublisher } from './snapshots';
  *   bump the account's version (row lock: one change of an account at a time)
  *   → mutate → supersede walking jobs and start this change's job → commit;
  * then, outside it, publish the new snapshot to Redis (CAS).
- * A crash after the commit and before the publish leaves Redis at the old
- * version: the job's worker publishes it before sending anything, and usage
- * asks for a fresh one when a reprocessed event needs the newer version.
+ * A crash after the commit and before the publish, or a failed Redis write,
+ * leaves Redis at the old version: the reprocess worker's sweep writes it
+ * (the account's published_version is behind), the job's worker publishes it
+ * before sending anything, and usage asks for a fresh one when a reprocessed
+ * event needs the newer version.
  */
 export class ChangeService {
   constructor(private readonly deps: { pool: Pool; snapshots: SnapshotPublisher }) {}

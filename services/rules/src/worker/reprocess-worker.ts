@@ -94,7 +94,10 @@ export class ReprocessWorker implements Component {
     }
   }
 
-  /** Finishes walked jobs that are complete or settled; folds finished jobs' verdict deltas into their row. */
+  /**
+   * Finishes walked jobs that are complete or settled; folds finished jobs' verdict deltas into their
+   * row; writes the rules snapshots a failed Redis write left behind.
+   */
   async sweep(): Promise<void> {
     for (const job of await jobs.settleJobs(this.deps.pool, this.config.settleMs)) {
       this.log.warn(
@@ -103,6 +106,7 @@ export class ReprocessWorker implements Component {
       );
     }
     await jobs.foldProgress(this.deps.pool, 20);
+    await this.deps.snapshots.republishPending(20);
   }
 
   private idle(): Promise<void> {
@@ -169,7 +173,8 @@ export class ReprocessWorker implements Component {
     if (!job || job.status !== 'running' || job.walkDone) return;
     const log = this.log.child({ jobId: id, accountId: job.accountId, rulesVersion: job.rulesVersion });
     // Redis may still hold an older snapshot (the post-commit write failed);
-    // usage would then have to ask for it for every reprocessed event.
+    // usage would then have to ask for it for every reprocessed event. Redis
+    // being down does not stop the walk: usage asks the rules service then.
     await this.deps.snapshots.publish(job.accountId);
     log.info({ total: job.total, resumeAt: job.cursor ?? null }, 'reprocess walk started');
 
