@@ -82,4 +82,43 @@ describe('a reprocess job usage does not fully report on', () => {
     await rules.app.worker.sweep(); // folds the finished job's counts into its row
     expect((await as('GET', `/v1/reprocess-jobs/${jobId}`)).json()).toMatchObject({ status: 'done', total: 3, processed: 3, mapped: 2 });
   }, 120_000);
+
+  it('does not call a quiet job done while usage still reports on another account’s replay', async () => {
+    const accountId = uniqueId('acc');
+    const as = admin(accountId);
+    await as('POST', '/v1/features', { id: 'exports', name: 'Exports' });
+    const bad = anUnmappedMessage(accountId, { event: 'Export', userId: 'u1', properties: { delta: 'lots' } }, { rulesVersion: 1 });
+    await send('unmapped', [bad]);
+    await waitFor(async () => (await as('GET', '/v1/events/unmapped?eventName=Export')).json().data.length === 1, { timeoutMs: 60_000, what: 'the stored event' });
+
+    // Another account's long replay: walked, and usage reporting on it every 200 ms (its verdicts, as
+    // recordVerdicts writes them), so the events of this account's job may still be queued behind it.
+    const other = uniqueId('big');
+    await rules.app.pool.query(
+      `INSERT INTO reprocess_jobs (id, account_id, rules_version, status, event_names, feature_ids, walk_done, total, published, walked_at, paged)
+       VALUES ($1, $2, 2, 'running', '{Big}', '{}', true, 1000000, 1000000, now(), true)`,
+      [other, uniqueId('acc')],
+    );
+    const reporting = setInterval(() => void rules.app.pool.query('INSERT INTO reprocess_progress (job_id, processed, mapped) VALUES ($1, 1000, 1000)', [other]), 200);
+    try {
+      expect((await as('POST', '/v1/rules', { featureId: 'exports', eventName: 'Export' })).statusCode).toBe(201);
+      const [{ id: jobId }] = (await as('GET', '/v1/reprocess-jobs?limit=1')).json().data;
+      // The dead-lettered event never gets a verdict: the job's own silence passes the settle interval...
+      await new Promise((resolve) => setTimeout(resolve, 3 * SETTLE_MS));
+      expect((await as('GET', `/v1/reprocess-jobs/${jobId}`)).json()).toMatchObject({ status: 'running', total: 1, processed: 0 });
+      clearInterval(reporting);
+      // ...and once usage has reported on nothing for the settle interval, it ends.
+      const job = await waitFor(
+        async () => {
+          const current = (await as('GET', `/v1/reprocess-jobs/${jobId}`)).json();
+          return current.status === 'running' ? undefined : current;
+        },
+        { timeoutMs: 30_000, what: 'the job to settle' },
+      );
+      expect(job).toMatchObject({ status: 'done', total: 1, processed: 0 });
+    } finally {
+      clearInterval(reporting);
+      await rules.app.pool.query(`UPDATE reprocess_jobs SET status = 'failed', finished_at = now() WHERE id = $1`, [other]);
+    }
+  }, 120_000);
 });

@@ -243,6 +243,14 @@ export interface SettledJob {
  * that have every verdict, or have heard none for `settleMs` since the walk
  * ended or the last verdict, become done. Returns the jobs it finished with
  * verdicts missing (usage never reported on published − processed events).
+ *
+ * A job's own silence is not enough while usage reports on other jobs: its
+ * events may wait on kana.track.reprocess behind another account's large
+ * replay, and calling it done then would say "done, 0 mapped" while its
+ * events are still to be counted. It settles once usage has reported on no
+ * job for `settleMs` too, or after ten times `settleMs` of its own silence
+ * (so a system that always replays something still ends a job whose
+ * remaining events usage dead-lettered).
  */
 export async function settleJobs(db: Db, settleMs: number): Promise<SettledJob[]> {
   const { rows } = await db.query(
@@ -258,7 +266,9 @@ export async function settleJobs(db: Db, settleMs: number): Promise<SettledJob[]
      UPDATE reprocess_jobs j SET status = 'done', updated_at = now(), finished_at = now()
      FROM waiting w
      WHERE j.id = w.id AND j.status = 'running'
-       AND (w.processed >= w.published OR w.last_heard < now() - $1 * interval '1 millisecond')
+       AND (w.processed >= w.published OR (w.last_heard < now() - $1 * interval '1 millisecond' AND (
+         w.last_heard < now() - 10 * $1 * interval '1 millisecond'
+         OR NOT EXISTS (SELECT 1 FROM reprocess_progress p WHERE p.at >= now() - $1 * interval '1 millisecond'))))
      RETURNING j.id, j.account_id, w.published, w.processed`,
     [settleMs],
   );
