@@ -128,8 +128,8 @@ describe('Postgres usage store', () => {
   });
 });
 
-describe('merges arriving out of order', () => {
-  const env = testEnv('usage', uniqueId('merges'));
+describe('merges and deletions, in any order', () => {
+  const env = testEnv('usage', uniqueId('aliases'));
   let pool: Pool;
 
   beforeAll(async () => {
@@ -163,20 +163,6 @@ describe('merges arriving out of order', () => {
     const { rows } = await pool.query('SELECT user_id, survivor_user_id FROM user_aliases WHERE account_id = $1 ORDER BY user_id', [account]);
     expect(rows).toEqual([{ user_id: 'a', survivor_user_id: 'c' }, { user_id: 'b', survivor_user_id: 'c' }]);
     expect((await queries.totals({ accountId: account, userId: 'a' }, 50, null)).data).toEqual([{ userId: 'c', featureId: 'messages', total: 4 }]);
-  });
-});
-
-describe('deleting a survivor', () => {
-  const env = testEnv('usage', uniqueId('deleted'));
-  let pool: Pool;
-
-  beforeAll(async () => {
-    pool = createPool({ url: STACK.DATABASE_URL, schema: env.DATABASE_SCHEMA! });
-    await migrate(pool, { schema: env.DATABASE_SCHEMA!, dir: MIGRATIONS_DIR });
-  });
-  afterAll(async () => {
-    await pool.end();
-    await dropSchema(env.DATABASE_SCHEMA!);
   });
 
   it('keeps the history it had, merged-away usage included, and the merged-away userId counts for itself again', async () => {
