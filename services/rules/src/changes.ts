@@ -1,13 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { UnavailableError, httpError, inTransaction, type Pool, type PoolClient } from '@kana/platform';
+import type { adminApi } from '@kana/schemas';
 import { isTransientDbError } from './adapters/pg-errors';
 import * as catalog from './adapters/pg-catalog';
 import { startJob, type Job } from './adapters/pg-jobs';
-import type { adminApi } from '@kana/schemas';
-
-type FeatureInput = adminApi.FeatureInput;
-type RuleInput = adminApi.RuleInput;
-type RulePatch = adminApi.RulePatch;
 import { selectionOf, type Change } from './domain/selection';
 import type { SnapshotPublisher } from './snapshots';
 
@@ -25,7 +21,7 @@ import type { SnapshotPublisher } from './snapshots';
 export class ChangeService {
   constructor(private readonly deps: { pool: Pool; snapshots: SnapshotPublisher }) {}
 
-  async createFeature(accountId: string, input: FeatureInput) {
+  async createFeature(accountId: string, input: adminApi.FeatureInput) {
     return this.apply(accountId, async (tx) => {
       const feature = await catalog.insertFeature(tx, accountId, input.id, input.name);
       if (!feature) throw httpError(409, `feature '${input.id}' already exists`);
@@ -42,7 +38,7 @@ export class ChangeService {
     });
   }
 
-  async createRule(accountId: string, input: RuleInput) {
+  async createRule(accountId: string, input: adminApi.RuleInput) {
     return this.apply(accountId, async (tx, version) => {
       await requireFeature(tx, accountId, input.featureId);
       const rule = await catalog.insertRule(tx, accountId, randomUUID(), input, version);
@@ -50,7 +46,7 @@ export class ChangeService {
     });
   }
 
-  async updateRule(accountId: string, ruleId: string, patch: RulePatch) {
+  async updateRule(accountId: string, ruleId: string, patch: adminApi.RulePatch) {
     return this.apply(accountId, async (tx, version) => {
       const current = await catalog.getRule(tx, accountId, ruleId, { forUpdate: true });
       if (!current) throw httpError(404, `no rule '${ruleId}'`);
