@@ -122,18 +122,16 @@ async function readJson(request: IncomingMessage, limit: number): Promise<Body> 
   if (declared !== undefined && Number(declared) > limit) return tooLarge(limit);
 
   const read = await readBody(request, limit);
-  if ('status' in read) return read;
-  let text: string;
-  let bytes = read.bytes;
-  if (encoding === 'gzip' && bytes > 0) {
+  if (!Buffer.isBuffer(read)) return read;
+  let body = read;
+  if (encoding === 'gzip' && body.length > 0) {
     // Segment's Java library, and the others when asked, send gzip. The limit holds for what it inflates to.
-    const inflated = await inflate(read.chunks.length === 1 ? read.chunks[0]! : Buffer.concat(read.chunks, bytes), limit);
+    const inflated = await inflate(body, limit);
     if ('status' in inflated) return inflated;
-    text = inflated.toString('utf8');
-    bytes = inflated.length;
-  } else {
-    text = read.chunks.length === 1 ? read.chunks[0]!.toString('utf8') : Buffer.concat(read.chunks, bytes).toString('utf8');
+    body = inflated;
   }
+  const bytes = body.length;
+  const text = body.toString('utf8');
   if (bytes === 0) return { status: 400, body: { message: 'malformed JSON body: the body is empty' } };
   try {
     return { value: parseJson(text, undefined, { protoAction: 'error', constructorAction: 'error' }), bytes };
@@ -163,7 +161,7 @@ async function inflate(compressed: Buffer, limit: number): Promise<Buffer | Answ
 
 const tooLarge = (limit: number): Answer => ({ status: 413, body: { message: `request body is larger than ${limit} bytes` }, headers: { connection: 'close' } });
 
-function readBody(request: IncomingMessage, limit: number): Promise<{ chunks: Buffer[]; bytes: number } | Answer> {
+function readBody(request: IncomingMessage, limit: number): Promise<Buffer | Answer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let bytes = 0;
@@ -184,7 +182,7 @@ function readBody(request: IncomingMessage, limit: number): Promise<{ chunks: Bu
     };
     const onEnd = () => {
       done();
-      resolve({ chunks, bytes });
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes));
     };
     const onGone = () => {
       done();
