@@ -24,8 +24,8 @@ const LOCK_CLASS = 7_315_002;
  * A deleted user's usage stays: recorded usage is billing history, and
  * deleting a user from the list is not a refund (README, "usage"). Deleting a
  * survivor closes the aliases into it: the merged-away userId's records from
- * before are rewritten to the deleted survivor (once, and idempotently: only
- * those recorded before the deletion), and its later usage counts for itself,
+ * before the deletion are rewritten to the deleted survivor, once per closure
+ * (closed_aliases), and its later usage counts for itself,
  * as identity creates that user anew. Created and updated users change
  * nothing (usage counts any userId, identified or not).
  */
@@ -84,10 +84,17 @@ export class PgUserAliases {
       [accountId, open.map(([user]) => user), open.map(([, alias]) => alias.survivor), open.map(([, alias]) => alias.mergedAt)],
     );
     if (closed.length > 0) {
+      // Only closures not rewritten before (closed_aliases): a later merge or deletion of the account finds them again.
       await client.query(
-        `UPDATE usage_records r SET user_id = c.survivor
-         FROM unnest($2::text[], $3::text[], $4::float8[]) AS c(user_id, survivor, closed_at)
-         WHERE r.account_id = $1 AND r.user_id = c.user_id AND r.recorded_at < to_timestamp(c.closed_at / 1000.0)`,
+        `WITH fresh AS (
+           INSERT INTO closed_aliases (account_id, user_id, survivor_user_id, closed_at)
+           SELECT $1, user_id, survivor, to_timestamp(closed_at / 1000.0) FROM unnest($2::text[], $3::text[], $4::float8[]) AS c(user_id, survivor, closed_at)
+           ON CONFLICT DO NOTHING
+           RETURNING user_id, survivor_user_id, closed_at
+         )
+         UPDATE usage_records r SET user_id = f.survivor_user_id
+         FROM fresh f
+         WHERE r.account_id = $1 AND r.user_id = f.user_id AND r.recorded_at < f.closed_at`,
         [accountId, closed.map(([user]) => user), closed.map(([, alias]) => alias.survivor), closed.map(([, alias]) => alias.closedAt)],
       );
     }
