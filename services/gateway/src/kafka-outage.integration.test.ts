@@ -1,4 +1,5 @@
-import { readTopic, waitFor } from '@kana/platform/testing';
+import { execFileSync } from 'node:child_process';
+import { readTopic, STACK, waitFor } from '@kana/platform/testing';
 import { aTrackEvent, anIdentifyEvent } from './domain/builders';
 import { stack, startGateway } from './testing/integration';
 
@@ -50,4 +51,35 @@ describe('while Kafka is down', () => {
     expect(trackIds.filter((id) => !tracks.some((m) => m.value.event.messageId === id))).toEqual([]);
     await readTopic(gw.gateway.codec, 'identify', (messages) => messages.some((m) => m.value.event.messageId === 'outage-identify-0'));
   }, 300_000);
+});
+
+/** The pid listening on the broker's port (ours: the stack runs as this user). */
+function brokerPid(): number {
+  const port = new URL(`kafka://${STACK.KAFKA_BROKERS}`).port;
+  const listening = execFileSync('ss', ['-ltnpH', `sport = :${port}`], { encoding: 'utf8' });
+  const pid = Number(/pid=(\d+)/.exec(listening)?.[1]);
+  if (!pid) throw new Error(`no process listens on the broker's port ${port}: ${listening}`);
+  return pid;
+}
+
+describe('while Kafka accepts requests but does not answer them', () => {
+  it('answers 503 within the ack bound (3 s here) instead of holding the request until Segment gives up', async () => {
+    const pid = brokerPid();
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const started = Date.now();
+      const answers = await Promise.all([0, 1, 2].map((i) => gw.post('/v1/track', aTrackEvent({ messageId: `frozen-${i}` }), auth)));
+      const seconds = (Date.now() - started) / 1000;
+      for (const answer of answers) {
+        expect([answer.status, await answer.json()]).toEqual([503, { message: 'the events could not be stored (Kafka unavailable); retry later' }]);
+        expect(Number(answer.headers.get('retry-after'))).toBeGreaterThan(0);
+      }
+      // The bound is 3 s; Segment waits 10 s. Not a timing target: the request must not hang.
+      expect(seconds).toBeGreaterThanOrEqual(3);
+      expect(seconds).toBeLessThan(8);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    await waitFor(async () => (await gw.post('/v1/track', aTrackEvent({ messageId: 'frozen-0' }), auth)).status === 200, { timeoutMs: 60_000, intervalMs: 500, what: 'the request to succeed once the broker answers again' });
+  }, 120_000);
 });
