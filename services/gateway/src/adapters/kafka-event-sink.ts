@@ -14,7 +14,7 @@ import type { EventSink, StoreRequest } from '../ports';
 export class KafkaEventSink implements EventSink {
   constructor(private readonly deps: { producer: CoalescingProducer; codec: EventCodec }) {}
 
-  async store(request: StoreRequest): Promise<void> {
+  store(request: StoreRequest): Promise<void> {
     const byTopic: Record<'identify' | 'track', OutMessage[]> = { identify: [], track: [] };
     const envelope = { schemaVersion: SCHEMA_VERSION as typeof SCHEMA_VERSION, accountId: request.accountId, requestId: request.requestId, receivedAt: request.receivedAt };
     try {
@@ -26,13 +26,21 @@ export class KafkaEventSink implements EventSink {
       }
     } catch (error) {
       // Schema ids are read at start (registerAll); failing here is our bug, not the sender's.
-      throw new AppError('encode an accepted event', { code: 'KANA_GATEWAY_ENCODE', status: 500, cause: error });
+      return Promise.reject(new AppError('encode an accepted event', { code: 'KANA_GATEWAY_ENCODE', status: 500, cause: error }));
     }
-    const sends = (['identify', 'track'] as const)
-      .filter((type) => byTopic[type].length > 0)
-      .map((type) => this.deps.producer.send(this.deps.codec.topicName(type), byTopic[type]));
-    const results = await Promise.allSettled(sends);
-    const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
-    if (failed) throw new UnavailableError('the events could not be stored (Kafka unavailable); retry later', failed.reason);
+    // Nearly every request holds one type: its one send, without a Promise.allSettled around it.
+    if (byTopic.identify.length === 0 || byTopic.track.length === 0) {
+      const type = byTopic.identify.length === 0 ? 'track' : 'identify';
+      return this.deps.producer.send(this.deps.codec.topicName(type), byTopic[type]).catch(unavailable);
+    }
+    const sends = (['identify', 'track'] as const).map((type) => this.deps.producer.send(this.deps.codec.topicName(type), byTopic[type]));
+    return Promise.allSettled(sends).then((results) => {
+      const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+      if (failed) unavailable(failed.reason);
+    });
   }
+}
+
+function unavailable(cause: unknown): never {
+  throw new UnavailableError('the events could not be stored (Kafka unavailable); retry later', cause);
 }
