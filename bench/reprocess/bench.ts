@@ -78,7 +78,8 @@ async function runOnce(): Promise<Figures> {
   const prefix = `${id}.`;
   const logger = createLogger({ name: 'reprocess-bench', level: process.env.BENCH_LOG_LEVEL ?? 'error' });
   const common = { ...STACK, REDIS_KEY_PREFIX: `${id}:`, TOPIC_PREFIX: prefix, KAFKA_PARTITIONS: String(PARTITIONS), LOG_LEVEL: 'error', PORT: '0' };
-  const rulesConfig = rulesEnv.parse({ ...common, DATABASE_SCHEMA: `rules_${id}`.toLowerCase(), REPROCESS_PAGE_SIZE: process.env.PAGE_SIZE ?? '5000' });
+  // The service's own page size unless PAGE_SIZE says otherwise: the bench measures what is deployed.
+  const rulesConfig = rulesEnv.parse({ ...common, DATABASE_SCHEMA: `rules_${id}`.toLowerCase(), ...(process.env.PAGE_SIZE ? { REPROCESS_PAGE_SIZE: process.env.PAGE_SIZE } : {}) });
   const rules = build(rulesConfig, { logger });
   let usage: UsageRunner | undefined;
   const usageSchema = `usage_${id}`.toLowerCase();
@@ -297,6 +298,7 @@ async function runOnce(): Promise<Figures> {
     // The steady rate when the first fifth was seen before the end (else, on a tiny LIVE, from the first batch).
     const liveRate = steady ? steady.events / steady.seconds : LIVE / liveSeconds;
     const figures: Figures = {
+      pageSize: rulesConfig.REPROCESS_PAGE_SIZE,
       stored: STORED,
       live: LIVE,
       liveRate: Math.round(liveRate),
@@ -382,6 +384,8 @@ function childUsage(env: Record<string, string>): UsageRunner {
 }
 
 interface Figures {
+  /** REPROCESS_PAGE_SIZE the rules service walked with. */
+  pageSize: number;
   stored: number;
   live: number;
   liveRate: number;
@@ -417,7 +421,7 @@ async function writeSection(f: Figures, runs: Figures[]): Promise<void> {
     '## Reprocess',
     '',
     `Command: \`STORED=${f.stored} LIVE=${f.live} RUNS=${runs.length} bench/reprocess/run.sh\` (${new Date().toISOString().slice(0, 10)}, this ${cpus().length}-core machine, local stack, ${PARTITIONS} partitions).`,
-    `One rules instance in the bench process and one usage instance ${f.usageProcess ? 'in its own process (as deployed)' : 'in the same process'}. Live: track events already in Kafka, rule in place, timed from when`,
+    `One rules instance in the bench process (pages of ${f.pageSize} events${process.env.PAGE_SIZE ? ', PAGE_SIZE' : ", the service's default"}) and one usage instance ${f.usageProcess ? 'in its own process (as deployed)' : 'in the same process'}. Live: track events already in Kafka, rule in place, timed from when`,
     `usage's metric counts a fifth of them mapped (its start, first connections and compilation before that) to the last usage record. Reprocess: stored unmapped events (bulk-loaded into the rules service's store${f.storedInUsage ? ' and, stored unmapped, into usage\'s' : ' only'}),`,
     'timed from `POST /v1/rules` to the last usage record (walk the store, republish to kana.track.reprocess, usage maps them).',
     '',
