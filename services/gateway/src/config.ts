@@ -19,7 +19,7 @@ export const gatewayEnv = z.object({
   /**
    * How long the producer waits for more requests to share a produce request, when a lane is
    * free. Every request's answer waits for it, and with 64 connections the gateway is bound by
-   * that wait, not by its CPU: 1 ms gave 0.57-0.63 of the bench's baseline where 2 ms gave
+   * that wait, not by its CPU: 1 ms gave 0.54-0.63 of the bench's baseline where 2 ms gave
    * 0.41-0.54 (smaller produce requests, ~21 messages instead of ~30, cost the broker a little more;
    * BENCHMARKS.md, session 12).
    */
