@@ -201,7 +201,14 @@ describe('admin routes', () => {
     expect([...first.data, ...second.data].map((u: ApiUser) => u.userId).sort()).toEqual(['p1', 'p2', 'p3']);
     expect(second.nextCursor).toBeNull();
     expect((await h.request(uniqueId('other-'), 'GET', '/v1/users')).json().data).toEqual([]);
-    expect((await h.request(uniqueId('other-'), 'GET', `/v1/users/${first.data[0].id}`)).statusCode).toBe(404);
+    const elsewhere = await h.request(uniqueId('other-'), 'GET', `/v1/users/${first.data[0].id}`);
+    expect([elsewhere.statusCode, elsewhere.json()]).toEqual([404, { message: `no user ${first.data[0].id}` }]);
+    // The path takes Kana's id; the app's userId there gets a 404 that says which lookup finds it.
+    const byAppId = await h.request(account, 'GET', '/v1/users/p1');
+    expect([byAppId.statusCode, byAppId.json().message]).toEqual([404, expect.stringContaining("takes Kana's user id")]);
+    expect(byAppId.json().message).toContain('GET /v1/users?userId=p1');
+    const mergeByAppId = await h.request(account, 'POST', `/v1/users/${first.data[0].id}/merge`, { intoId: 'p2' });
+    expect([mergeByAppId.statusCode, mergeByAppId.json().message]).toEqual([404, expect.stringContaining('no user p2 (intoId): intoId takes')]);
     // More than 1000 is capped, as on every list (API.md); nonsense names the field.
     const tooMany = await h.request(account, 'GET', '/v1/users?limit=5000');
     expect([tooMany.statusCode, tooMany.json().data.length]).toEqual([200, 3]);

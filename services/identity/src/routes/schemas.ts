@@ -8,6 +8,17 @@ export function isUserId(id: string): boolean {
   return UUID.test(id);
 }
 
+/**
+ * The 404 text for an id no user has. One that is not a Kana id at all is most likely the userId the
+ * customer's app sends (`/v1/users/user-42`): the message says which lookup finds that.
+ */
+export function noUserMessage(id: string, field?: 'intoId'): string {
+  const named = field ? ` (${field})` : '';
+  if (isUserId(id)) return `no user ${id}${named}`;
+  const shown = id.length > 80 ? `${id.slice(0, 80)}…` : id;
+  return `no user ${shown}${named}: ${field ?? 'the path'} takes Kana's user id (a UUID, the 'id' of a User); to find a user by the userId your app sends, use GET /v1/users?userId=${encodeURIComponent(shown)}`;
+}
+
 /** Opaque cursor (see decodeCursor in platform): the last id of the page, so pages stay stable while users are added. */
 export function encodeUserCursor(lastId: string): string {
   return encodeCursor({ after: lastId });

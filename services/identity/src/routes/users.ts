@@ -4,7 +4,7 @@ import type { OutboxRelay } from '../adapters/outbox-relay';
 import type { PgAdminStore } from '../adapters/pg-admin-store';
 import { toApiUser } from '../adapters/pg-rows';
 import type { OutboxEntry } from '../adapters/pg-user-writes';
-import { decodeAttentionCursor, decodeUserCursor, encodeUserCursor, isUserId } from './schemas';
+import { decodeAttentionCursor, decodeUserCursor, encodeUserCursor, isUserId, noUserMessage } from './schemas';
 
 const { importBody, mergeBody, userIdParams: idParams, usersQuery: listQuery } = adminApi;
 
@@ -51,7 +51,7 @@ export async function usersRoutes(app: FastifyInstance, { admin, relay }: UsersR
     const accountId = requireAccountId(request);
     const { id } = parseOr400(idParams, request.params, 'path');
     const user = isUserId(id) ? await admin.get(accountId, id) : undefined;
-    if (!user) throw httpError(404, `no user ${id}`);
+    if (!user) throw httpError(404, noUserMessage(id));
     return toApiUser(user) satisfies adminApi.User;
   });
 
@@ -59,8 +59,8 @@ export async function usersRoutes(app: FastifyInstance, { admin, relay }: UsersR
     const accountId = requireAccountId(request);
     const { id } = parseOr400(idParams, request.params, 'path');
     const { intoId } = parseOr400(mergeBody, request.body, 'body');
-    if (!isUserId(id)) throw httpError(404, `no user ${id}`);
-    if (!isUserId(intoId)) throw httpError(404, `no user ${intoId} (intoId)`);
+    if (!isUserId(id)) throw httpError(404, noUserMessage(id));
+    if (!isUserId(intoId)) throw httpError(404, noUserMessage(intoId, 'intoId'));
     const { user, outbox } = await admin.merge(accountId, id, intoId);
     await publish(outbox);
     return toApiUser(user);
@@ -70,7 +70,7 @@ export async function usersRoutes(app: FastifyInstance, { admin, relay }: UsersR
     const accountId = requireAccountId(request);
     const { id } = parseOr400(idParams, request.params, 'path');
     const deleted = isUserId(id) ? await admin.delete(accountId, id) : undefined;
-    if (!deleted) throw httpError(404, `no user ${id}`);
+    if (!deleted) throw httpError(404, noUserMessage(id));
     await publish(deleted.outbox);
     return reply.code(204).send();
   });
