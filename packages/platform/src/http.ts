@@ -40,6 +40,17 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     ...(options.intercept ? { serverFactory: interceptingServer(options.intercept) } : {}),
   }) as unknown as FastifyInstance;
 
+  // A DELETE takes no body here, yet many clients (axios, fetch wrappers, generated SDKs) send
+  // `Content-Type: application/json` on every request: without a body there is no JSON to refuse,
+  // where fastify would answer 400 "Body cannot be empty". A DELETE that does carry a body is parsed.
+  app.addHook('onRequest', (request, _reply, done) => {
+    const { headers } = request;
+    if (request.method === 'DELETE' && headers['content-type'] !== undefined && headers['transfer-encoding'] === undefined && (headers['content-length'] ?? '0') === '0') {
+      delete headers['content-type'];
+    }
+    done();
+  });
+
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const ready = await Promise.resolve(options.ready()).catch(() => false);
