@@ -14,14 +14,23 @@ Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/kana), DAT
 
 class UsageError extends Error {}
 
+/** Each command, and the option that carries its value. */
+const OPTION_OF = { 'accounts create': '--name <name>', 'accounts demo': undefined, 'keys create': '--account <accountId>', 'keys revoke': '--key <apiKey>' } as const;
+type Command = keyof typeof OPTION_OF;
+
 async function run(argv: string[]): Promise<Record<string, string>> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
     options: { name: { type: 'string' }, account: { type: 'string' }, key: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } },
   });
-  const command = positionals.join(' ');
-  if (values.help || !['accounts create', 'accounts demo', 'keys create', 'keys revoke'].includes(command)) throw new UsageError(command ? `unknown command '${command}'` : 'no command');
+  const command = positionals.slice(0, 2).join(' ');
+  if (values.help || !(command in OPTION_OF)) throw new UsageError(positionals.length > 0 ? `unknown command '${positionals.join(' ')}'` : 'no command');
+  if (positionals.length > 2) {
+    // `kana keys revoke kana_live_…`: the value belongs to an option. Not echoed: it may be a key.
+    const option = OPTION_OF[command as Command];
+    throw new UsageError(`'kana ${command}' takes no bare argument${option ? `: pass it as ${option}` : ''}`);
+  }
 
   const config = readCliConfig();
   const pool = createPool({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, max: 2 });

@@ -108,6 +108,17 @@ describe('gateway on the real stack', () => {
     expect((await gw.post('/v1/track', aTrackEvent(), basic(account.apiKey))).status).toBe(200);
   });
 
+  it('tells a `kana keys revoke <key>` without --key which option takes the key, without echoing it', async () => {
+    const failure = await kana(gw.env, 'keys', 'revoke', account.apiKey).then(
+      () => undefined,
+      (error: { code?: number; stderr?: string }) => error,
+    );
+    expect(failure?.code).toBe(2);
+    expect(failure?.stderr).toContain("kana: 'kana keys revoke' takes no bare argument: pass it as --key <apiKey>");
+    expect(failure?.stderr).not.toContain(account.apiKey);
+    expect((await gw.post('/v1/track', aTrackEvent(), basic(account.apiKey))).status).toBe(200);
+  });
+
   it('creates accounts with the kana CLI', async () => {
     const created = await kana(gw.env, 'accounts', 'create', '--name', 'Globex');
     expect(created).toEqual({ accountId: expect.stringMatching(/^acc_/), apiKey: expect.stringMatching(/^kana_live_/) });
