@@ -35,12 +35,15 @@ describe('/openapi.json', () => {
     const { app, routes } = await documentedRoutes();
     // printRoutes lists each path fastify serves with its methods, e.g. "├── /v1/page (POST)", or
     // "├── v1/page (POST)" under "└── / (GET, HEAD)" (the dashboard); the ingest routes are served
-    // ahead of fastify by the ingest listener.
+    // ahead of fastify by the ingest listener; fastify has their other methods only to answer 405.
+    const ingest = new Set<string>(INGEST_ROUTES);
     const served = [
-      ...[...app.app.printRoutes({ commonPrefix: false }).matchAll(/\/?(v1\/\S+) \(([^)]+)\)/g)].map(([, path, methods]) => ({
-        path: `/${path!}`,
-        methods: methods!.split(', ').filter((method) => method !== 'HEAD'),
-      })),
+      ...[...app.app.printRoutes({ commonPrefix: false }).matchAll(/\/?(v1\/\S+) \(([^)]+)\)/g)]
+        .map(([, path, methods]) => ({
+          path: `/${path!}`,
+          methods: methods!.split(', ').filter((method) => method !== 'HEAD'),
+        }))
+        .filter(({ path }) => !ingest.has(path)),
       ...INGEST_ROUTES.map((path) => ({ path, methods: ['POST'] })),
     ];
     expect(served.map(({ path }) => path)).toEqual(expect.arrayContaining(['/v1/segment', '/v1/track', '/v1/page', '/v1/alias']));

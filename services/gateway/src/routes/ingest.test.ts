@@ -30,6 +30,13 @@ describe('ingest routes', () => {
     expect(sink.stored).toHaveLength(0);
   });
 
+  it.each([['GET', '/v1/track'], ['PUT', '/v1/batch'], ['DELETE', '/v1/segment']])('answers %s %s 405 with Allow: POST, not a 404 that makes the path look wrong', async (method, url) => {
+    const app = appUnderTest();
+    const response = await app.request(method, url, { headers: { authorization: basic(KEY) } });
+    expect([response.statusCode, response.headers.allow, response.json()]).toEqual([405, 'POST', { message: `${url} takes POST, not ${method}: send the Segment call as a JSON body` }]);
+    expect(app.sink.stored).toHaveLength(0);
+  });
+
   it('authenticates by Bearer as well as Basic, scoping to each key’s account', async () => {
     const app = appUnderTest();
     const { sink } = app;

@@ -171,4 +171,13 @@ export async function unsupportedCallRoutes(app: FastifyInstance): Promise<void>
   for (const type of UNSUPPORTED_TYPES) {
     app.post(`/v1/${type}`, (_request, reply) => reply.code(501).send({ message: unsupportedCallMessage(type) }));
   }
+  // Someone opening an ingest URL in a browser, or a client set to the wrong method: the path is
+  // right, which a 404 "no route GET /v1/track" would leave them doubting.
+  for (const route of INGEST_ROUTES) {
+    app.route({
+      method: ['GET', 'PUT', 'PATCH', 'DELETE'],
+      url: route,
+      handler: (request, reply) => reply.code(405).header('allow', 'POST').send({ message: `${route} takes POST, not ${request.method}: send the Segment call as a JSON body` }),
+    });
+  }
 }
