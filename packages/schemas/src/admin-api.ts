@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { billingProviderOf, MAX_NAME_LENGTH, normalizeEmail } from './identity-fields';
+import { billingProviderOf, MAX_NAME_LENGTH, normalizeEmail, STRIPE_ID_RULE } from './identity-fields';
 import { asNumber } from './match';
 import { condition, featureIdSchema, OPERATORS, type Condition } from './rules';
 
@@ -37,7 +37,7 @@ export const userIdParams = z.object({ id: z.string() });
 export const mergeBody = z.object({ intoId: z.string({ error: 'is required: the id of the user to merge into' }).min(1) });
 
 const customer = z.object({
-  id: z.string({ error: 'is required' }).refine((id) => billingProviderOf(id) === 'stripe', 'must be a Stripe customer id (cus_…)'),
+  id: z.string({ error: 'is required' }).refine((id) => billingProviderOf(id) === 'stripe', `must be a Stripe customer id: ${STRIPE_ID_RULE}`),
   email: z
     .string()
     .nullish()

@@ -15,6 +15,9 @@ const MAX_EMAIL_LENGTH = 320;
 // punctuation (an email, a name pasted in the wrong field) is refused.
 const STRIPE_ID = /^cus_[A-Za-z0-9]{8,}$/;
 const CHARGEBEE_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{2,49}$/;
+/** The two rules above in words, for the messages that refuse an id (a bare "cus_…" does not say what was wrong). */
+export const STRIPE_ID_RULE = "'cus_' and at least 8 letters or digits, e.g. cus_NffrFeUfNV2Hib";
+export const CHARGEBEE_ID_RULE = 'a Chargebee id is 3-50 letters, digits, _ or -, starting with a letter or digit';
 // Deliberately loose: one @, a dot in the domain, no whitespace. Stricter
 // checks reject real addresses; the point is to catch values that are not emails.
 const EMAIL = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/;

@@ -73,6 +73,12 @@ it('lets an identify claim the Stripe import that is the only user with its emai
   const account = uniqueId('acc-');
   const imported = await h.request(account, 'POST', '/v1/users/import', { customers: [{ id: 'cus_StripeClaim01', email: 'bob@x.io', name: 'Bob (Stripe)' }] });
   expect(imported.json()).toEqual({ imported: 1, merged: 0, skipped: 0 });
+  // An id too short to be Stripe's is refused with what a valid one looks like.
+  const short = await h.request(account, 'POST', '/v1/users/import', { customers: [{ id: 'cus_Test123' }] });
+  expect([short.statusCode, short.json().message]).toEqual([
+    400,
+    "invalid body field 'customers.0.id': must be a Stripe customer id: 'cus_' and at least 8 letters or digits, e.g. cus_NffrFeUfNV2Hib",
+  ]);
   const [importUser] = await users(account);
   expect(importUser).toMatchObject({ userId: null, billingId: 'cus_StripeClaim01', source: 'import' });
 

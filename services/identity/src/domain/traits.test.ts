@@ -60,6 +60,10 @@ describe('readIdentityTraits', () => {
     expect(fields.name).toBeUndefined();
     expect(fields.problems.map((p) => p.kind)).toEqual(['invalid_name', 'invalid_email', 'invalid_billing_id']);
     expect(fields.problems[2]!.detail).toContain('billingUserId "john@example.com"');
+    // The detail says what a valid id looks like: a short one is refused, and the reader learns why.
+    expect(readIdentityTraits({ billingUserId: 'cus_Short1' }).problems[0]!.detail).toBe(
+      "billingUserId \"cus_Short1\" is neither a Stripe customer id ('cus_' and at least 8 letters or digits, e.g. cus_NffrFeUfNV2Hib) nor a Chargebee customer id (a Chargebee id is 3-50 letters, digits, _ or -, starting with a letter or digit); not stored",
+    );
   });
 
   it('treats empty and null traits as not carried', () => {

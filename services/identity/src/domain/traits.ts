@@ -3,7 +3,7 @@
 // dropped on purpose. Bad values never throw: they come back as problems that
 // the caller records as identity issues, and the field is simply not applied.
 
-import { billingProviderOf, normalizeEmail, MAX_NAME_LENGTH, type BillingProvider } from '@kana/schemas';
+import { billingProviderOf, CHARGEBEE_ID_RULE, normalizeEmail, MAX_NAME_LENGTH, STRIPE_ID_RULE, type BillingProvider } from '@kana/schemas';
 
 export { billingProviderOf, normalizeEmail, MAX_NAME_LENGTH, type BillingProvider };
 
@@ -62,7 +62,7 @@ export function readIdentityTraits(traits: Record<string, unknown>): IdentityFie
     else if (id !== '') {
       fields.problems.push({
         kind: 'invalid_billing_id',
-        detail: `${spelling} ${quote(billing)} is neither a Stripe customer id (cus_…) nor a Chargebee customer id; not stored`,
+        detail: `${spelling} ${quote(billing)} is neither a Stripe customer id (${STRIPE_ID_RULE}) nor a Chargebee customer id (${CHARGEBEE_ID_RULE}); not stored`,
       });
     }
   } else if (billing !== undefined && billing !== null) {
