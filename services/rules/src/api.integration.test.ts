@@ -62,6 +62,8 @@ describe('rules admin API against real Postgres, Redis and Kafka', () => {
     expect((await snapshot()).version).toBe(1);
 
     const created = await as('POST', '/v1/rules', { featureId: 'seats', eventName: 'Seat Added', conditions: [{ property: 'plan', operator: 'in', value: ['pro'] }] });
+    // In the order API.md writes a condition, not jsonb's (shortest key first).
+    expect(JSON.stringify(created.json().conditions)).toBe('[{"property":"plan","operator":"in","value":["pro"]}]');
     expect(created.statusCode).toBe(201);
     const rule = created.json();
     expect(rule).toMatchObject({ featureId: 'seats', eventName: 'Seat Added', enabled: true, version: 2 });

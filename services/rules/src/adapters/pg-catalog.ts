@@ -42,7 +42,9 @@ function toRule(row: RuleRow): Rule {
     id: row.id,
     featureId: row.feature_id,
     eventName: row.event_name,
-    conditions: row.conditions,
+    // jsonb keeps an object's keys shortest first ({ value, operator, property }): answer them in the
+    // order the API documents and the rule was written in.
+    conditions: row.conditions.map(({ property, operator, value }) => (value === undefined ? { property, operator } : { property, operator, value })),
     enabled: row.enabled,
     version: Number(row.version),
     createdAt: row.created_at.toISOString(),
