@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { billingProviderOf, MAX_NAME_LENGTH, normalizeEmail, STRIPE_ID_RULE } from './identity-fields';
 import { asNumber } from './match';
-import { condition, featureIdSchema, OPERATORS, type Condition } from './rules';
+import { condition, conditionOf, featureIdSchema, OPERATORS, type Condition } from './rules';
 
 // The admin API of API.md: the schemas its routes validate requests with, in
 // the services that own them, and the shapes those routes answer (the
@@ -99,7 +99,8 @@ const conditionInput = z
     const problem = valueProblem(condition.operator, condition.value);
     if (problem) ctx.addIssue({ code: 'custom', path: ['value'], message: problem });
   })
-  .transform((condition): Condition => (condition.value === undefined ? { property: condition.property, operator: condition.operator } : (condition as Condition)));
+  // Checked by valueProblem above, so the value is one a Condition holds.
+  .transform((condition): Condition => conditionOf(condition as Condition));
 
 function valueProblem(operator: (typeof OPERATORS)[number], value: unknown): string | undefined {
   switch (operator) {

@@ -17,6 +17,13 @@ export const condition = z.object({
 });
 export type Condition = z.infer<typeof condition>;
 
+/**
+ * A condition as the API writes it: keys in the order { property, operator, value }, and no `value`
+ * key when it has none (exists, not_exists). For what a request sent and for what jsonb gives back
+ * (which keeps an object's keys shortest first).
+ */
+export const conditionOf = ({ property, operator, value }: Condition): Condition => (value === undefined ? { property, operator } : { property, operator, value });
+
 export const snapshotFeature = z.object({ id: featureIdSchema, name: z.string() });
 export type SnapshotFeature = z.infer<typeof snapshotFeature>;
 

@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from '@kana/platform';
-import type { Condition, RulesSnapshot } from '@kana/schemas';
+import { conditionOf, type Condition, type RulesSnapshot } from '@kana/schemas';
 
 // Features, rules and the account's rules version. Writes take the
 // transaction's client: a change, its version bump and its reprocess job
@@ -42,9 +42,8 @@ function toRule(row: RuleRow): Rule {
     id: row.id,
     featureId: row.feature_id,
     eventName: row.event_name,
-    // jsonb keeps an object's keys shortest first ({ value, operator, property }): answer them in the
-    // order the API documents and the rule was written in.
-    conditions: row.conditions.map(({ property, operator, value }) => (value === undefined ? { property, operator } : { property, operator, value })),
+    // jsonb keeps an object's keys shortest first: answered in the order the API documents.
+    conditions: row.conditions.map(conditionOf),
     enabled: row.enabled,
     version: Number(row.version),
     createdAt: row.created_at.toISOString(),
