@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { PoolClient } from '@kana/platform';
-import { normalizeEmail } from '../domain/traits';
+import { normalizeEmail } from '@kana/schemas';
 import type { UserRecord } from '../domain/user';
 import { identityChangeOf } from '../domain/changes';
 import { fromRow, USER_SELECT, type UserRow } from './pg-rows';

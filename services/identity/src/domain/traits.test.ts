@@ -1,4 +1,5 @@
-import { billingProviderOf, normalizeEmail, readIdentityTraits } from './traits';
+import { billingProviderOf, normalizeEmail } from '@kana/schemas';
+import { readIdentityTraits } from './traits';
 
 describe('billingProviderOf', () => {
   it.each([

@@ -5,8 +5,6 @@
 
 import { billingProviderOf, CHARGEBEE_ID_RULE, normalizeEmail, MAX_NAME_LENGTH, STRIPE_ID_RULE, type BillingProvider } from '@kana/schemas';
 
-export { billingProviderOf, normalizeEmail, MAX_NAME_LENGTH, type BillingProvider };
-
 export type IssueKind = 'invalid_billing_id' | 'invalid_email' | 'invalid_name' | 'merge_conflict';
 
 export interface Problem {

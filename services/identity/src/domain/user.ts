@@ -1,4 +1,5 @@
-import type { BillingProvider, IssueKind } from './traits';
+import type { BillingProvider } from '@kana/schemas';
+import type { IssueKind } from './traits';
 
 export type UserSource = 'identify' | 'import';
 
