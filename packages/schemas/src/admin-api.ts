@@ -26,6 +26,8 @@ export const cursor = z
   .transform((value) => value || undefined)
   .describe('Opaque: nextCursor of the previous page');
 export const pageQuery = z.object({ limit, cursor });
+/** A filter by an id or name in a query string. */
+const optionalText = z.string().min(1).max(512).optional();
 const page = <T extends z.ZodType>(item: T) => z.object({ data: z.array(item), nextCursor: z.string().nullable().describe('null on the last page') });
 
 // ---- users (identity service)
@@ -163,7 +165,7 @@ export const rulesPage = page(rule);
 
 // ---- unmapped events and reprocess jobs (rules service)
 
-export const unmappedQuery = z.object({ eventName: z.string().min(1).max(512).optional(), userId: z.string().min(1).max(512).optional(), limit, cursor });
+export const unmappedQuery = z.object({ eventName: optionalText, userId: optionalText, limit, cursor });
 
 export const unmappedEvent = z.object({
   messageId: z.string(),
@@ -190,7 +192,6 @@ export const reprocessJobsPage = page(reprocessJob);
 // ---- usage (usage service). Time ranges are over event time: from inclusive, to exclusive.
 
 const instant = z.iso.datetime({ offset: true, message: 'an ISO-8601 timestamp such as 2026-01-31T00:00:00Z' });
-const optionalText = z.string().min(1).max(512).optional();
 
 export const usageRecordsQuery = z.object({
   userId: optionalText,
