@@ -194,67 +194,40 @@ describe('merges and deletions, in any order', () => {
 });
 
 describe('migration 004 (merges logged)', () => {
-  const env = testEnv('usage', uniqueId('mig4'));
-  let pool: Pool;
-  let before: string;
-
-  beforeAll(async () => {
-    pool = createPool({ url: STACK.DATABASE_URL, schema: env.DATABASE_SCHEMA! });
-    before = await mkdtemp(join(tmpdir(), 'usage-migrations-'));
-    for (const file of (await readdir(MIGRATIONS_DIR)).filter((name) => name < '004')) await copyFile(join(MIGRATIONS_DIR, file), join(before, file));
-  });
-  afterAll(async () => {
-    await pool.end();
-    await dropSchema(env.DATABASE_SCHEMA!);
-    await rm(before, { recursive: true, force: true });
-  });
+  const db = schemaBefore('004');
 
   it('keeps the aliases of merges applied before it when the account merges again', async () => {
-    await migrate(pool, { schema: env.DATABASE_SCHEMA!, dir: before });
-    await pool.query(`INSERT INTO user_aliases (account_id, user_id, survivor_user_id, merged_at) VALUES ('acc_1', 'old', 'new', '2026-11-01T00:00:00Z')`);
-    await migrate(pool, { schema: env.DATABASE_SCHEMA!, dir: MIGRATIONS_DIR });
-    await new PgUserAliases({ pool }).applyChanges([
+    await db.migrateBefore();
+    await db.pool.query(`INSERT INTO user_aliases (account_id, user_id, survivor_user_id, merged_at) VALUES ('acc_1', 'old', 'new', '2026-11-01T00:00:00Z')`);
+    await db.migrateAll();
+    await new PgUserAliases({ pool: db.pool }).applyChanges([
       { schemaVersion: 1, accountId: 'acc_1', kind: 'merged', user: { id: 'k-new', userId: 'new' }, from: { id: 'k-x', userId: 'x' }, at: '2026-11-28T10:00:00.000Z' },
     ]);
-    const { rows } = await pool.query(`SELECT user_id, survivor_user_id FROM user_aliases WHERE account_id = 'acc_1' ORDER BY user_id`);
+    const { rows } = await db.pool.query(`SELECT user_id, survivor_user_id FROM user_aliases WHERE account_id = 'acc_1' ORDER BY user_id`);
     expect(rows).toEqual([{ user_id: 'old', survivor_user_id: 'new' }, { user_id: 'x', survivor_user_id: 'new' }]);
   });
 });
 
 describe('migration 003 (the outcome moves to message_keys)', () => {
-  const env = testEnv('usage', uniqueId('mig3'));
-  let pool: Pool;
-  let before: string;
-
-  beforeAll(async () => {
-    pool = createPool({ url: STACK.DATABASE_URL, schema: env.DATABASE_SCHEMA! });
-    before = await mkdtemp(join(tmpdir(), 'usage-migrations-'));
-    for (const file of (await readdir(MIGRATIONS_DIR)).filter((name) => name < '003')) await copyFile(join(MIGRATIONS_DIR, file), join(before, file));
-  });
-
-  afterAll(async () => {
-    await pool.end();
-    await dropSchema(env.DATABASE_SCHEMA!);
-    await rm(before, { recursive: true, force: true });
-  });
+  const db = schemaBefore('003');
 
   it('keeps the outcome of events stored before it, and a later replay upgrades them', async () => {
-    await migrate(pool, { schema: env.DATABASE_SCHEMA!, dir: before });
+    await db.migrateBefore();
     const rows = [
       ['m-unmapped', 'unmapped', 'no_rule', 1],
       ['m-mapped', 'mapped', null, 1],
     ] as const;
     for (const [messageId, outcome, reason, version] of rows) {
-      await pool.query(`INSERT INTO message_keys (account_id, message_id, event_time) VALUES ('acc_1', $1, '2026-11-20T10:00:00Z')`, [messageId]);
-      await pool.query(
+      await db.pool.query(`INSERT INTO message_keys (account_id, message_id, event_time) VALUES ('acc_1', $1, '2026-11-20T10:00:00Z')`, [messageId]);
+      await db.pool.query(
         `INSERT INTO events (account_id, message_id, event_time, user_id, event_name, properties, received_at, outcome, reason, rules_version)
          VALUES ('acc_1', $1, '2026-11-20T10:00:00Z', 'user-1', 'Seat Added', '{}', '2026-11-20T10:00:00Z', $2, $3, $4)`,
         [messageId, outcome, reason, version],
       );
     }
 
-    await migrate(pool, { schema: env.DATABASE_SCHEMA!, dir: MIGRATIONS_DIR });
-    const keys = await pool.query('SELECT message_id, outcome, reason, rules_version FROM message_keys ORDER BY message_id');
+    await db.migrateAll();
+    const keys = await db.pool.query('SELECT message_id, outcome, reason, rules_version FROM message_keys ORDER BY message_id');
     expect(keys.rows).toEqual([
       { message_id: 'm-mapped', outcome: 'mapped', reason: null, rules_version: 1 },
       { message_id: 'm-unmapped', outcome: 'unmapped', reason: 'no_rule', rules_version: 1 },
@@ -262,7 +235,32 @@ describe('migration 003 (the outcome moves to message_keys)', () => {
 
     const v2 = aSnapshot({ version: 2, rules: [{ id: 'rule-seats', featureId: 'messages', eventName: 'Seat Added', conditions: [] }] });
     const stored = aTrackMessage({ event: 'Seat Added', messageId: 'm-unmapped', timestamp: '2026-11-20T10:00:00.000Z' });
-    const [upgraded] = await new PgUsageStore({ pool }).writeBatch(planBatch('reprocess', [{ offset: '1', value: aReprocessMessage(stored, 2) }], new Map([['acc_1', v2]])).planned);
+    const [upgraded] = await new PgUsageStore({ pool: db.pool }).writeBatch(planBatch('reprocess', [{ offset: '1', value: aReprocessMessage(stored, 2) }], new Map([['acc_1', v2]])).planned);
     expect(upgraded).toMatchObject({ status: 'upgraded', mapped: true, records: [expect.objectContaining({ featureId: 'messages', timestamp: '2026-11-20T10:00:00.000Z' })] });
   });
 });
+
+/**
+ * A schema of its own and a folder of the migrations before `first`: the test migrates to the
+ * database as it was before them, stores rows the way that version did, then migrates the rest.
+ */
+function schemaBefore(first: string) {
+  const env = testEnv('usage', uniqueId(`mig${first}`));
+  let before = '';
+  const db = {
+    pool: undefined as unknown as Pool,
+    migrateBefore: () => migrate(db.pool, { schema: env.DATABASE_SCHEMA!, dir: before }),
+    migrateAll: () => migrate(db.pool, { schema: env.DATABASE_SCHEMA!, dir: MIGRATIONS_DIR }),
+  };
+  beforeAll(async () => {
+    db.pool = createPool({ url: STACK.DATABASE_URL, schema: env.DATABASE_SCHEMA! });
+    before = await mkdtemp(join(tmpdir(), 'usage-migrations-'));
+    for (const file of (await readdir(MIGRATIONS_DIR)).filter((name) => name < first)) await copyFile(join(MIGRATIONS_DIR, file), join(before, file));
+  });
+  afterAll(async () => {
+    await db.pool.end();
+    await dropSchema(env.DATABASE_SCHEMA!);
+    await rm(before, { recursive: true, force: true });
+  });
+  return db;
+}
