@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { AppError, httpError } from './errors';
 import type { Registry } from './metrics';
+import { unstorableMessage, unstorablePart } from './storable';
 
 export type { FastifyInstance, FastifyRequest };
 
@@ -51,6 +52,14 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     done();
   });
 
+  // Postgres cannot store U+0000 or half of a surrogate pair (storable.ts): a feature name, rule
+  // value, imported customer or query holding one failed as a 500. Refused for every service, named.
+  app.addHook('preValidation', (request, reply, done) => {
+    const refusal = unstorableIn(request);
+    if (refusal === undefined) return done();
+    void reply.code(400).send({ message: refusal });
+  });
+
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const ready = await Promise.resolve(options.ready()).catch(() => false);
@@ -89,24 +98,38 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   return app;
 }
 
+/** The 400's message when a request's parsed body, query or path holds what Postgres cannot store. */
+function unstorableIn(request: FastifyRequest): string | undefined {
+  const body = Buffer.isBuffer(request.body) ? undefined : unstorablePart(request.body);
+  if (body !== undefined) return unstorableMessage(body.path === '' ? 'the body' : `field '${body.path}'`, body.text);
+  const query = unstorablePart(request.query);
+  if (query !== undefined) return unstorableMessage(`query parameter '${query.path}'`, query.text);
+  const params = unstorablePart(request.params);
+  return params === undefined ? undefined : unstorableMessage(`path segment '${params.path}'`, params.text);
+}
+
 export interface ErrorAnswer {
   status: number;
   body: { message: string };
   headers?: Record<string, string>;
 }
 
+const internalError = (): ErrorAnswer => ({ status: 500, body: { message: 'internal error; the request was not processed' } });
+
 /**
  * What a request that failed answers, on fastify's routes and on anything serving requests beside
  * it (the gateway's ingest listener): an AppError its status and message, a 503 with Retry-After;
- * anything else a 500 that says no more. Logs what needs looking at (5xx).
+ * a 500 says no more, whatever it wraps (a database's message is for the log, not the client).
+ * Logs what needs looking at (5xx).
  */
 export function errorAnswer(error: unknown, log: Pick<Logger, 'error'>): ErrorAnswer {
   if (error instanceof AppError) {
     if (error.status >= 500) log.error({ err: error }, error.message);
+    if (error.status === 500) return internalError();
     return { status: error.status, body: { message: error.message }, ...(error.status === 503 ? { headers: { 'retry-after': '5' } } : {}) };
   }
   log.error({ err: error }, 'request failed');
-  return { status: 500, body: { message: 'internal error; the request was not processed' } };
+  return internalError();
 }
 
 function sendAnswer(reply: FastifyReply, answer: ErrorAnswer): FastifyReply {

@@ -5,6 +5,7 @@ export * from './logger';
 export * from './lifecycle';
 export * from './metrics';
 export * from './http';
+export * from './storable';
 export * from './pg';
 export * from './redis';
 export * from './kafka/client';
