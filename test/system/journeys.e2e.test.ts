@@ -322,6 +322,33 @@ describe('journeys through the whole system', () => {
     expect(await usageTotal(dash, 'featureId=exports')).toBe(2);
   });
 
+  it('text Postgres cannot store: U+FFFD in free-form data (the event counts), a 400 naming an id or admin field', async () => {
+    const { seg, dash } = await newAccount();
+    await ok(dash.post('/v1/features', { id: 'notes', name: 'Notes' }), 201);
+    // Both were answered 200 and then dead-lettered by usage and identity: stored in Kafka, never counted or listed.
+    await ok(seg.track(aTrack({ userId: 'u6', properties: { featureId: 'notes', delta: 2, note: 'a\u0000b', half: '\ud83d' } })));
+    const unmapped = aTrack({ userId: 'u6', event: 'Note Kept', properties: { note: 'x\u0000', 'k\ude00': 1 } });
+    await ok(seg.track(unmapped));
+    await ok(seg.identify(anIdentify({ userId: 'u6', traits: { name: 'Ann\u0000', email: 'ann6@example.com' } })));
+    await waitForTotal(dash, 'userId=u6&featureId=notes', 2);
+    const listed = await waitFor(async () => {
+      const { data } = await ok(dash.get('/v1/events/unmapped?eventName=Note%20Kept'));
+      return data.length === 1 && data[0];
+    }, { timeoutMs: 60_000, what: 'the event listed as unmapped' });
+    expect(listed).toMatchObject({ messageId: unmapped.messageId, properties: { note: 'x\uFFFD', 'k\uFFFD': 1 } });
+    expect(await waitForUser(dash, 'u6')).toMatchObject({ name: 'Ann\uFFFD', email: 'ann6@example.com' });
+
+    const NUL = 'contains the character U+0000 (NUL), which Kana cannot store: remove it';
+    expect(await seg.track(aTrack({ userId: 'u\u0000', properties: { featureId: 'notes' } }))).toMatchObject({ status: 400, body: { message: `field 'userId' ${NUL}` } });
+    expect(await dash.post('/v1/features', { id: 'notes-2', name: 'N\u0000' })).toMatchObject({ status: 400, body: { message: `field 'name' ${NUL}` } });
+    expect(await dash.post('/v1/rules', { featureId: 'notes', eventName: 'Note Kept', conditions: [{ property: 'note', operator: 'eq', value: 'x\u0000' }] })).toMatchObject({
+      status: 400,
+      body: { message: `field 'conditions.0.value' ${NUL}` },
+    });
+    expect(await dash.get('/v1/users?userId=a%00b')).toMatchObject({ status: 400, body: { message: `query parameter 'userId' ${NUL}` } });
+    expect((await ok(dash.get('/v1/features'))).data.map((feature: any) => feature.id)).toEqual(['notes']);
+  });
+
   it('a batch stores its valid events and names the invalid ones', async () => {
     const { seg, dash } = await newAccount();
     await ok(dash.post('/v1/features', { id: 'jobs', name: 'Jobs' }), 201);

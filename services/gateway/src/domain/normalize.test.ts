@@ -179,3 +179,39 @@ describe('normalizeEvent: derived messageId', () => {
     expect(accepted(noTime).messageId).toBe(accepted(noTime, { ...ctx, receivedAt: '2025-01-01T00:00:00.000Z' }).messageId);
   });
 });
+
+describe('normalizeEvent: text Postgres cannot store (U+0000, half a surrogate pair)', () => {
+  const NUL = 'contains the character U+0000 (NUL), which Kana cannot store: remove it';
+  const HALF = 'contains half of a UTF-16 surrogate pair (not valid Unicode), which Kana cannot store: remove it';
+
+  it.each([
+    ['userId', aTrackEvent({ userId: 'u\u00001' }), NUL],
+    ['anonymousId', aTrackEvent({ anonymousId: 'a\u0000' }), NUL],
+    ['messageId', aTrackEvent({ messageId: 'm\u0000' }), NUL],
+    ['event', aTrackEvent({ event: 'Sent\u0000' }), NUL],
+    ['userId', { ...without(anIdentifyEvent(), 'userId'), user_id: '\u0000' }, NUL],
+    // Stored as UTF-8 these would both read 'u\uFFFD': two users as one.
+    ['userId', aTrackEvent({ userId: 'u\ud83d' }), HALF],
+    ['messageId', anIdentifyEvent({ messageId: '\ude00m' }), HALF],
+  ])('refuses it in %s with a 400 naming the field', (field, raw, what) => {
+    expect(rejected(raw)).toEqual({ status: 400, message: `field '${field}' ${what}` });
+  });
+
+  it('stores it as U+FFFD in properties, traits, context and integrations, keys included, so the event still counts', () => {
+    const track = accepted(aTrackEvent({ properties: { featureId: 'messages', note: 'a\u0000b', 'k\u0000': 1, half: 'x\ud83d', pair: '\ud83d\ude00' }, context: { ip: '\u0000' }, integrations: { All: '\ude00' } }));
+    expect(track).toMatchObject({ properties: { featureId: 'messages', note: 'a\uFFFDb', 'k\uFFFD': 1, half: 'x\uFFFD', pair: '😀' }, context: { ip: '\uFFFD' }, integrations: { All: '\uFFFD' } });
+    const identify = accepted(anIdentifyEvent({ traits: { name: 'Ann\u0000', plan: ['\u0000'] } }));
+    expect(identify).toMatchObject({ traits: { name: 'Ann\uFFFD', plan: ['\uFFFD'] } });
+    expect(JSON.stringify([track, identify])).not.toMatch(/\\u0000|\\ud8|\\ude/);
+  });
+
+  it('applies to the batch context every event carries', () => {
+    const event = accepted(aTrackEvent({ context: undefined }), { ...ctx, batchDefaults: { context: { page: { title: 'x\u0000' } } } });
+    expect(event.context).toEqual({ page: { title: 'x\uFFFD' } });
+  });
+
+  it('derives the same messageId for a retry of an event that held one', () => {
+    const raw = without(aTrackEvent({ properties: { note: 'a\u0000' } }), 'messageId');
+    expect(accepted(raw).messageId).toBe(accepted(raw).messageId);
+  });
+});

@@ -1,5 +1,5 @@
 import { parseDelta, segmentEvent, type SegmentEvent, SUPPORTED_TYPES, UNSUPPORTED_TYPES } from '@kana/schemas';
-import { describeZodError } from '@kana/platform';
+import { describeZodError, isStorable, toStorable, unstorableMessage } from '@kana/platform';
 import { foldFields } from './casing';
 import { contentMessageId } from './message-id';
 import { MAX_NESTING, tooDeepField } from './nesting';
@@ -26,6 +26,11 @@ export interface NormalizeContext {
   batchDefaults?: { context?: unknown; integrations?: unknown; sentAt?: unknown; bytes?: number };
   /** Size of the whole request body; when it is within the event limit, no event can exceed it. */
   requestBytes?: number;
+  /**
+   * The request's JSON text holds no `\u` escape, the only way JSON carries U+0000 or half of a
+   * surrogate pair, so no string of its events needs a look for them (storable.ts).
+   */
+  noUnicodeEscape?: boolean;
 }
 
 // Values that some SDKs and hand-written integrations send for "no user";
@@ -91,6 +96,12 @@ export function normalizeEvent(raw: unknown, context: NormalizeContext): Normali
   if (anonymousId !== undefined && typeof anonymousId !== 'string') return anonymousId;
   const sentMessageId = readId(fields.messageId, 'messageId');
   if (sentMessageId !== undefined && typeof sentMessageId !== 'string') return sentMessageId;
+  if (!context.noUnicodeEscape) {
+    // Postgres, where the services store events, cannot hold these: such an event was answered 200
+    // and then dead-lettered by every consumer. In an id or the event name they are refused.
+    const named = unstorableId(userId, 'userId') ?? unstorableId(anonymousId, 'anonymousId') ?? unstorableId(sentMessageId, 'messageId') ?? unstorableId(fields.event, 'event');
+    if (named) return named;
+  }
 
   const timestamp = readInstant(fields.timestamp);
   if (timestamp === INVALID) return invalidInstant('timestamp');
@@ -101,14 +112,18 @@ export function normalizeEvent(raw: unknown, context: NormalizeContext): Normali
 
   // Fresh plain objects (the batch's defaults first, the event's own fields over them), so
   // nothing downstream shares or mutates the sender's parsed body.
-  const properties = objectField(fields.properties, undefined);
+  let properties = objectField(fields.properties, undefined);
   if (properties === undefined) return reject(400, "field 'properties' must be an object");
-  const traits = objectField(fields.traits, undefined);
+  let traits = objectField(fields.traits, undefined);
   if (traits === undefined) return reject(400, "field 'traits' must be an object");
-  const eventContext = objectField(fields.context, context.batchDefaults?.context);
+  let eventContext = objectField(fields.context, context.batchDefaults?.context);
   if (eventContext === undefined) return reject(400, "field 'context' must be an object");
-  const integrations = objectField(fields.integrations, context.batchDefaults?.integrations);
+  let integrations = objectField(fields.integrations, context.batchDefaults?.integrations);
   if (integrations === undefined) return reject(400, "field 'integrations' must be an object");
+  if (!context.noUnicodeEscape) {
+    // In free-form data they become U+FFFD, so the event is still stored and counted (README).
+    [properties, traits, eventContext, integrations] = [toStorable(properties), toStorable(traits), toStorable(eventContext), toStorable(integrations)];
+  }
 
   let candidate: Record<string, unknown>;
   // One literal per type, in the order the event always had (type, userId, ..., receivedAt).
@@ -200,6 +215,9 @@ function plainlyValid(candidate: Record<string, unknown>): boolean {
     (candidate.receivedAt === null || instantOk(candidate.receivedAt))
   );
 }
+
+const unstorableId = (value: unknown, name: string): Normalized | undefined =>
+  typeof value === 'string' && !isStorable(value) ? reject(400, unstorableMessage(`field '${name}'`, value)) : undefined;
 
 /** Ids are strings; SDKs in typed languages sometimes send numbers, which we keep as their decimal text. */
 function readId(value: unknown, name: string): string | Normalized | undefined {

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { isStorable, toStorable } from '@kana/platform';
 
 // Inputs for the gateway's property-based tests. A fixed seed makes a failure
 // reproducible from the log alone (fast-check prints seed and path on failure).
@@ -44,8 +45,13 @@ export const nastyString = fc.oneof(
   fc.string({ unit: fc.integer({ min: 0xd800, max: 0xdfff }).map((code) => String.fromCharCode(code)), minLength: 1, maxLength: 4 }),
 );
 
-/** A user id the gateway must accept: not blank, not a placeholder, within 512 characters. */
-export const validId = nastyString.filter((id) => id.trim() !== '' && id.length <= 512 && !['anonymous', 'null', 'undefined', '0', 'nil', 'none', 'nan'].includes(id.trim().toLowerCase()));
+/**
+ * A user id the gateway must accept: not blank, not a placeholder, within 512 characters, and
+ * storable (no U+0000, no half of a surrogate pair: those are a 400, see platform's storable.ts).
+ */
+export const validId = nastyString.filter(
+  (id) => id.trim() !== '' && id.length <= 512 && isStorable(id) && !['anonymous', 'null', 'undefined', '0', 'nil', 'none', 'nan'].includes(id.trim().toLowerCase()),
+);
 
 /**
  * Free-form JSON as a client sends it in traits/properties/context. Keys that
@@ -102,3 +108,16 @@ export type ValidEvent = typeof validTrack extends fc.Arbitrary<infer T> ? T | (
 
 /** The same value as the receiving side sees it after a JSON round trip (-0 is 0, undefined fields absent). */
 export const asSent = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
+
+/** The free-form parts of an event whose text Postgres cannot store, as the gateway stores them. */
+export const FREE_PARTS = ['traits', 'properties', 'context', 'integrations'] as const;
+
+/**
+ * An event as the gateway stores it: as sent (asSent), with U+0000 and half surrogate pairs in its
+ * free-form parts replaced by U+FFFD.
+ */
+export function asStored<T extends object>(event: T): T {
+  const sent = asSent(event) as Record<string, unknown>;
+  for (const part of FREE_PARTS) if (part in sent) sent[part] = toStorable(sent[part]);
+  return sent as T;
+}

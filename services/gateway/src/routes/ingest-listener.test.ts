@@ -38,6 +38,20 @@ describe('the ingest listener', () => {
     expect(app.sink.stored).toHaveLength(0);
   });
 
+  it('looks for U+0000 and half surrogates in every body that carries a \\u escape, and only there can they be', async () => {
+    const app = appUnderTest();
+    const headers = { ...auth, 'content-type': 'application/json' };
+    // JSON.stringify writes U+0000 and a lone surrogate as \u escapes, as any client's encoder does.
+    const stored = await app.inject({ method: 'POST', url: '/v1/track', payload: JSON.stringify(aTrackEvent({ messageId: 'esc-1', properties: { note: 'a\u0000', half: '\ud83d', pair: '\u00e9' } })), headers });
+    expect([stored.statusCode, app.sink.events[0]?.type === 'track' && app.sink.events[0].properties]).toEqual([200, { note: 'a\uFFFD', half: '\uFFFD', pair: 'é' }]);
+    const refused = await app.inject({ method: 'POST', url: '/v1/batch', payload: JSON.stringify({ batch: [aTrackEvent({ userId: 'u\u0000' }), aTrackEvent({ messageId: 'esc-2' })] }), headers });
+    expect([refused.statusCode, refused.json()]).toEqual([
+      200,
+      { accepted: 1, rejected: [{ index: 0, message: "field 'userId' contains the character U+0000 (NUL), which Kana cannot store: remove it" }] },
+    ]);
+    expect(app.sink.events.map((event) => event.messageId)).toEqual(['esc-1', 'esc-2']);
+  });
+
   it('reads gzip bodies (Segment’s Java library sends them, to /v1/import) and holds the limit to what they inflate to', async () => {
     const app = appUnderTest();
     const gzip = (value: unknown) => gzipSync(Buffer.from(JSON.stringify(value)));

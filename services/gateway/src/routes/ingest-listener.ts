@@ -71,7 +71,7 @@ async function serve(deps: IngestListenerDeps, route: IngestRoute, request: Inco
 
   const body = await readJson(request, deps.bodyLimit);
   if ('status' in body) return body;
-  return asAnswer(await deps.ingest.handle({ route, body: body.value, accountId, requestBytes: body.bytes }));
+  return asAnswer(await deps.ingest.handle({ route, body: body.value, accountId, requestBytes: body.bytes, noUnicodeEscape: body.noUnicodeEscape }));
 }
 
 const asAnswer = (answer: IngestAnswer): Answer => ({ status: answer.status, body: answer.body, ...(answer.requestId ? { headers: { 'x-kana-request-id': answer.requestId } } : {}) });
@@ -104,14 +104,14 @@ function finish(deps: IngestListenerDeps, log: Logger, request: IncomingMessage,
 
 class ClientGone extends Error {}
 
-type Body = { value: unknown; bytes: number | undefined } | Answer;
+type Body = { value: unknown; bytes: number | undefined; noUnicodeEscape: boolean } | Answer;
 
 /** The request's JSON body (undefined when it has none), or the answer that refuses it. */
 async function readJson(request: IncomingMessage, limit: number): Promise<Body> {
   const declared = request.headers['content-length'];
   const hasBody = request.headers['transfer-encoding'] !== undefined || (declared !== undefined && declared !== '0');
   const contentType = request.headers['content-type'];
-  if (contentType === undefined && !hasBody) return { value: undefined, bytes: 0 };
+  if (contentType === undefined && !hasBody) return { value: undefined, bytes: 0, noUnicodeEscape: true };
   const semicolon = contentType?.indexOf(';') ?? -1;
   const mediaType = (semicolon < 0 ? contentType : contentType!.slice(0, semicolon))?.trim().toLowerCase();
   if (mediaType !== 'application/json') return { status: 415, body: { message: 'content-type must be application/json' } };
@@ -134,7 +134,8 @@ async function readJson(request: IncomingMessage, limit: number): Promise<Body> 
   const text = body.toString('utf8');
   if (bytes === 0) return { status: 400, body: { message: 'malformed JSON body: the body is empty' } };
   try {
-    return { value: parseJson(text, undefined, { protoAction: 'error', constructorAction: 'error' }), bytes };
+    // JSON carries U+0000 and lone surrogates only as \u escapes: without one, no event needs a look for them.
+    return { value: parseJson(text, undefined, { protoAction: 'error', constructorAction: 'error' }), bytes, noUnicodeEscape: !text.includes('\\u') };
   } catch (error) {
     return { status: 400, body: { message: `malformed JSON body: ${(error as Error).message}` } };
   }

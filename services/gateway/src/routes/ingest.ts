@@ -25,6 +25,8 @@ export interface IngestRequest {
   accountId: string;
   /** Size of the body in bytes, when known. */
   requestBytes: number | undefined;
+  /** The body's JSON text holds no `\u` escape (NormalizeContext.noUnicodeEscape); unknown means its events are checked. */
+  noUnicodeEscape?: boolean;
 }
 
 export interface IngestAnswer {
@@ -71,7 +73,7 @@ export class Ingest {
   private context(request: IngestRequest, extra: Partial<NormalizeContext> = {}): NormalizeContext & { requestId: string } {
     const receivedAt = this.receivedAt();
     const requestBytes = request.requestBytes !== undefined && request.requestBytes > 0 ? request.requestBytes : undefined;
-    return { accountId: request.accountId, receivedAt, requestId: randomUUID(), ...(requestBytes ? { requestBytes } : {}), ...extra };
+    return { accountId: request.accountId, receivedAt, requestId: randomUUID(), ...(requestBytes ? { requestBytes } : {}), noUnicodeEscape: request.noUnicodeEscape === true, ...extra };
   }
 
   private receivedAt(): string {
