@@ -349,6 +349,25 @@ describe('journeys through the whole system', () => {
     expect((await ok(dash.get('/v1/features'))).data.map((feature: any) => feature.id)).toEqual(['notes']);
   });
 
+  it('an event whose ids are at their limits (1024 bytes of UTF-8 each) is listed as unmapped and counted by a later rule; one byte more is a 400', async () => {
+    const { seg, dash } = await newAccount();
+    // Three bytes a character: the rules store indexes the event name and the user id each with the messageId.
+    const event = aTrack({ userId: 'ü'.repeat(512), event: `${'漢'.repeat(340)}ab`, messageId: `${'字'.repeat(340)}cd`, properties: {} });
+    await ok(seg.track(event));
+    const listed = await waitFor(async () => {
+      const { data } = await ok(dash.get(`/v1/events/unmapped?userId=${encodeURIComponent(event.userId as string)}`));
+      return data.length === 1 && data[0];
+    }, { timeoutMs: 60_000, what: 'the event listed as unmapped' });
+    expect(listed).toMatchObject({ messageId: event.messageId, event: event.event });
+    await ok(dash.post('/v1/features', { id: 'long', name: 'Long' }), 201);
+    await ok(dash.post('/v1/rules', { featureId: 'long', eventName: event.event, conditions: [] }), 201);
+    await waitForTotal(dash, 'featureId=long', 1);
+    expect(await seg.track(aTrack({ userId: 'u7', event: `${'漢'.repeat(341)}ab` }))).toMatchObject({
+      status: 400,
+      body: { message: "field 'event' is 1025 bytes in UTF-8; ids and event names may be at most 1024 bytes (and 512 characters)" },
+    });
+  });
+
   it('a batch stores its valid events and names the invalid ones', async () => {
     const { seg, dash } = await newAccount();
     await ok(dash.post('/v1/features', { id: 'jobs', name: 'Jobs' }), 201);

@@ -215,3 +215,16 @@ describe('normalizeEvent: text Postgres cannot store (U+0000, half a surrogate p
     expect(accepted(raw).messageId).toBe(accepted(raw).messageId);
   });
 });
+
+describe('normalizeEvent: ids and event names that Postgres indexes', () => {
+  it.each(['userId', 'anonymousId', 'messageId', 'event'])('refuses %s over 1024 bytes of UTF-8 even within 512 characters, naming it', (field) => {
+    const cjk = '漢'.repeat(342); // 1026 bytes
+    expect(rejected(aTrackEvent({ [field]: cjk }))).toEqual({ status: 400, message: `field '${field}' is 1026 bytes in UTF-8; ids and event names may be at most 1024 bytes (and 512 characters)` });
+  });
+
+  it('accepts them at the limits: 341 characters of CJK, 1024 bytes, 512 ASCII characters', () => {
+    expect(accepted(aTrackEvent({ event: '漢'.repeat(341) })).event).toHaveLength(341);
+    expect(accepted(aTrackEvent({ userId: 'é'.repeat(512) })).userId).toHaveLength(512);
+    expect(accepted(aTrackEvent({ messageId: 'm'.repeat(512) })).messageId).toHaveLength(512);
+  });
+});

@@ -102,6 +102,8 @@ export function normalizeEvent(raw: unknown, context: NormalizeContext): Normali
     const named = unstorableId(userId, 'userId') ?? unstorableId(anonymousId, 'anonymousId') ?? unstorableId(sentMessageId, 'messageId') ?? unstorableId(fields.event, 'event');
     if (named) return named;
   }
+  const oversized = oversizedId(userId, 'userId') ?? oversizedId(anonymousId, 'anonymousId') ?? oversizedId(sentMessageId, 'messageId') ?? oversizedId(fields.event, 'event');
+  if (oversized) return oversized;
 
   const timestamp = readInstant(fields.timestamp);
   if (timestamp === INVALID) return invalidInstant('timestamp');
@@ -218,6 +220,21 @@ function plainlyValid(candidate: Record<string, unknown>): boolean {
 
 const unstorableId = (value: unknown, name: string): Normalized | undefined =>
   typeof value === 'string' && !isStorable(value) ? reject(400, unstorableMessage(`field '${name}'`, value)) : undefined;
+
+/**
+ * Ids and the event name are indexed two at a time (the rules service's unmapped store: event name
+ * or userId, with the messageId), and a Postgres index entry holds at most 2704 bytes: 512
+ * characters of CJK text are 1536 bytes, and two of them made the store refuse the event (it went
+ * to the DLQ, never listed, never counted by a later rule). 1024 bytes each leaves room for the rest.
+ */
+export const MAX_ID_BYTES = 1024;
+
+function oversizedId(value: unknown, name: string): Normalized | undefined {
+  // A UTF-16 unit is at most 3 bytes of UTF-8: a string this short cannot be over, without measuring it.
+  if (typeof value !== 'string' || value.length * 3 <= MAX_ID_BYTES) return undefined;
+  const bytes = Buffer.byteLength(value);
+  return bytes > MAX_ID_BYTES ? reject(400, `field '${name}' is ${bytes} bytes in UTF-8; ids and event names may be at most ${MAX_ID_BYTES} bytes (and 512 characters)`) : undefined;
+}
 
 /** Ids are strings; SDKs in typed languages sometimes send numbers, which we keep as their decimal text. */
 function readId(value: unknown, name: string): string | Normalized | undefined {
