@@ -1,28 +1,35 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, createPool, migrate } from '@kana/platform';
+import { ConfigError, createKafka, createLogger, createPool, migrate } from '@kana/platform';
+import { topicNames } from '@kana/schemas';
 import { PgAccounts } from './adapters/pg-accounts';
 import { MIGRATIONS_DIR } from './app';
-import { readCliConfig } from './config';
+import { readCliConfig, readDeadLettersConfig } from './config';
+import { type DeadLetter, readDeadLetters } from './dead-letters';
 
 const USAGE = `usage:
   kana accounts create --name <name> [--json]     new account and its first API key
   kana accounts demo [--json]                     the demo account (created if missing) with a new key
   kana keys create --account <accountId> [--json] another API key for an account
   kana keys revoke --key <apiKey> [--json]        stop a key from working (within seconds)
+  kana dead-letters list [--limit <n>] [--json]   messages a service gave up on (oldest first, default 100)
 API keys are shown once: only their hash is stored.
-Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/kana), DATABASE_SCHEMA (default gateway).`;
+Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/kana), DATABASE_SCHEMA (default gateway);
+for dead-letters KAFKA_BROKERS (default 127.0.0.1:9092) and TOPIC_PREFIX.`;
 
 class UsageError extends Error {}
 
 /** Each command, and the option that carries its value. */
-const OPTION_OF = { 'accounts create': '--name <name>', 'accounts demo': undefined, 'keys create': '--account <accountId>', 'keys revoke': '--key <apiKey>' } as const;
+const OPTION_OF = { 'accounts create': '--name <name>', 'accounts demo': undefined, 'keys create': '--account <accountId>', 'keys revoke': '--key <apiKey>', 'dead-letters list': '--limit <n>' } as const;
 type Command = keyof typeof OPTION_OF;
 
-async function run(argv: string[]): Promise<Record<string, string>> {
+/** What a command printed: its --json value, and its lines for a person. */
+type Output = { json: unknown; lines: string[] };
+
+async function run(argv: string[]): Promise<Output> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { name: { type: 'string' }, account: { type: 'string' }, key: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } },
+    options: { name: { type: 'string' }, account: { type: 'string' }, key: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } },
   });
   const command = positionals.slice(0, 2).join(' ');
   if (values.help || !(command in OPTION_OF)) throw new UsageError(positionals.length > 0 ? `unknown command '${positionals.join(' ')}'` : 'no command');
@@ -32,6 +39,14 @@ async function run(argv: string[]): Promise<Record<string, string>> {
     throw new UsageError(`'kana ${command}' takes no bare argument${option ? `: pass it as ${option}` : ''}`);
   }
 
+  if (command === 'dead-letters list') return deadLetters(values.limit);
+  const result = await accountsCommand(command, values);
+  const lines = Object.entries(result).map(([name, value]) => `${name}: ${value}`);
+  if (result.apiKey) lines.push('Store this API key now: it cannot be shown again.');
+  return { json: result, lines };
+}
+
+async function accountsCommand(command: string, values: { name?: string; account?: string; key?: string }): Promise<Record<string, string>> {
   const config = readCliConfig();
   const pool = createPool({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, max: 2 });
   try {
@@ -63,15 +78,21 @@ async function run(argv: string[]): Promise<Record<string, string>> {
   }
 }
 
+async function deadLetters(limitText: string | undefined): Promise<Output> {
+  const limit = limitText === undefined ? 100 : Number(limitText);
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new UsageError('--limit must be a whole number of at least 1');
+  const config = readDeadLettersConfig();
+  const topic = topicNames(config.TOPIC_PREFIX).dlq;
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'kana-cli', logger: createLogger({ name: 'kana', level: 'silent' }) });
+  const letters = await readDeadLetters(kafka, topic, { limit });
+  const describe = (letter: DeadLetter) =>
+    `${letter.at}  ${letter.sourceTopic}[${letter.sourcePartition}]@${letter.sourceOffset}  ${[letter.accountId, letter.type, letter.messageId && `messageId ${letter.messageId}`].filter(Boolean).join('  ') || `key ${letter.key}`}\n  ${letter.error}`;
+  return { json: { topic, deadLetters: letters }, lines: letters.length === 0 ? [`no dead letters on ${topic}`] : [...letters.map(describe), `${letters.length} dead letter(s) on ${topic}, oldest first`] };
+}
+
 const json = process.argv.includes('--json');
 run(process.argv.slice(2)).then(
-  (result) => {
-    if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
-    else {
-      for (const [name, value] of Object.entries(result)) process.stdout.write(`${name}: ${value}\n`);
-      if (result.apiKey) process.stdout.write('Store this API key now: it cannot be shown again.\n');
-    }
-  },
+  (output) => process.stdout.write(json ? `${JSON.stringify(output.json)}\n` : `${output.lines.join('\n')}\n`),
   (error: unknown) => {
     const message = error instanceof ConfigError || error instanceof Error ? error.message : String(error);
     process.stderr.write(`kana: ${message}\n`);

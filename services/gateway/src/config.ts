@@ -52,3 +52,13 @@ export type CliConfig = z.infer<typeof cliEnv>;
 export function readCliConfig(source: NodeJS.ProcessEnv = process.env): CliConfig {
   return loadConfig(cliEnv, source);
 }
+
+/** `kana dead-letters` reads Kafka only; it defaults to the local stack's broker. */
+export const deadLettersEnv = z.object({
+  KAFKA_BROKERS: z.string().min(1).default('127.0.0.1:9092').transform((value) => value.split(',').map((broker) => broker.trim()).filter(Boolean)),
+  TOPIC_PREFIX: env.TOPIC_PREFIX,
+});
+
+export function readDeadLettersConfig(source: NodeJS.ProcessEnv = process.env): z.infer<typeof deadLettersEnv> {
+  return loadConfig(deadLettersEnv, source);
+}

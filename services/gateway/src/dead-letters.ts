@@ -1,0 +1,111 @@
+import { randomUUID } from 'node:crypto';
+import type { Kafka } from '@kana/platform';
+import { DLQ_HEADERS } from '@kana/schemas';
+
+/**
+ * A message a consumer gave up on (platform's batch consumer, after retrying it
+ * alone): the original key and value on the DLQ topic, with where it came from
+ * and why in its headers. Nothing it held was counted or stored by that consumer.
+ */
+export interface DeadLetter {
+  /** When it was dead-lettered (ISO UTC). */
+  at: string;
+  sourceTopic: string;
+  sourcePartition: number;
+  sourceOffset: string;
+  error: string;
+  /** `accountId:userId` for events. */
+  key: string;
+  /** From the value, when it is a Kana envelope that can be read. */
+  accountId?: string;
+  messageId?: string;
+  type?: string;
+  /** Where it is on the DLQ topic. */
+  partition: number;
+  offset: string;
+}
+
+/**
+ * The dead letters on `topic`, oldest first, at most `limit`. Reads the topic
+ * from its start to its end as it was when called, with a consumer group of its
+ * own that commits nothing and is deleted afterwards: the services' groups and
+ * the topic are left as they were.
+ */
+export async function readDeadLetters(kafka: Kafka, topic: string, options: { limit: number; timeoutMs?: number }): Promise<DeadLetter[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const groupId = `kana-cli-dead-letters-${randomUUID()}`;
+  try {
+    if (!(await admin.listTopics()).includes(topic)) return [];
+    // The last offset of each partition holding anything: reading is done when every one was seen.
+    const ends = new Map<number, bigint>();
+    for (const { partition, low, high } of await admin.fetchTopicOffsets(topic)) {
+      if (BigInt(high) > BigInt(low)) ends.set(partition, BigInt(high) - 1n);
+    }
+    if (ends.size === 0) return [];
+
+    const letters: DeadLetter[] = [];
+    const consumer = kafka.consumer({ groupId });
+    await consumer.connect();
+    try {
+      let finish: () => void = () => undefined;
+      const finished = new Promise<void>((resolve) => (finish = resolve));
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachMessage: async ({ partition, message }) => {
+          const end = ends.get(partition);
+          if (end === undefined || BigInt(message.offset) > end) return;
+          letters.push(toDeadLetter(partition, message));
+          if (BigInt(message.offset) === end) ends.delete(partition);
+          if (ends.size === 0) finish();
+        },
+      });
+      const timeoutMs = options.timeoutMs ?? 30_000;
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
+      const outcome = await Promise.race([finished, timedOut]);
+      clearTimeout(timer);
+      if (outcome === 'timeout') throw new Error(`read ${letters.length} dead letters of ${topic} in ${timeoutMs / 1000} s, not all of them: is Kafka slow or the topic very large?`);
+    } finally {
+      await consumer.disconnect();
+    }
+    return letters.sort((a, b) => a.at.localeCompare(b.at) || a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset))).slice(0, options.limit);
+  } finally {
+    await admin.deleteGroups([groupId]).catch(() => undefined);
+    await admin.disconnect();
+  }
+}
+
+type Message = { key: Buffer | null; value: Buffer | null; timestamp: string; offset: string; headers?: Record<string, Buffer | string | (Buffer | string)[] | undefined> };
+
+function toDeadLetter(partition: number, message: Message): DeadLetter {
+  const header = (name: string): string => {
+    const value = message.headers?.[name];
+    return value === undefined ? '' : (Array.isArray(value) ? value[0] : value)?.toString() ?? '';
+  };
+  return {
+    at: new Date(Number(message.timestamp)).toISOString(),
+    sourceTopic: header(DLQ_HEADERS.sourceTopic),
+    sourcePartition: Number(header(DLQ_HEADERS.sourcePartition)),
+    sourceOffset: header(DLQ_HEADERS.sourceOffset),
+    error: header(DLQ_HEADERS.error),
+    key: message.key?.toString() ?? '',
+    ...envelopeOf(message.value),
+    partition,
+    offset: message.offset,
+  };
+}
+
+/** accountId, messageId and type of a registry-encoded Kana envelope (magic byte, schema id, JSON); nothing when it is not one. */
+function envelopeOf(value: Buffer | null): Pick<DeadLetter, 'accountId' | 'messageId' | 'type'> {
+  if (!value || value.length < 6 || value[0] !== 0) return {};
+  try {
+    const parsed = JSON.parse(value.subarray(5).toString('utf8')) as { accountId?: unknown; event?: { messageId?: unknown; type?: unknown } };
+    const text = (field: unknown) => (typeof field === 'string' ? field : undefined);
+    const fields = { accountId: text(parsed.accountId), messageId: text(parsed.event?.messageId), type: text(parsed.event?.type) };
+    return Object.fromEntries(Object.entries(fields).filter(([, field]) => field !== undefined));
+  } catch {
+    return {};
+  }
+}
