@@ -55,7 +55,7 @@ export function readCliConfig(source: NodeJS.ProcessEnv = process.env): CliConfi
 
 /** `kana dead-letters` reads Kafka only; it defaults to the local stack's broker. */
 export const deadLettersEnv = z.object({
-  KAFKA_BROKERS: z.string().min(1).default('127.0.0.1:9092').transform((value) => value.split(',').map((broker) => broker.trim()).filter(Boolean)),
+  KAFKA_BROKERS: z.string().default('127.0.0.1:9092').pipe(env.KAFKA_BROKERS),
   TOPIC_PREFIX: env.TOPIC_PREFIX,
 });
 
