@@ -170,9 +170,9 @@ async function runOnce(): Promise<Figures> {
     await rules.pool.query(
       `INSERT INTO unmapped_events (account_id, event_time, message_id, user_id, event_name, feature_id, reason, rules_version, request_id, received_at, event)
        SELECT $1, t, 'stored-' || g, 'user-' || (g % 1000), $3, NULL, 'no_rule', 0, 'req-' || g, '2026-11-01T00:00:00.000Z',
-         jsonb_build_object('type', 'track', 'event', $3::text, 'userId', 'user-' || (g % 1000), 'messageId', 'stored-' || g,
-           'timestamp', to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'context', '{}'::jsonb, 'integrations', '{}'::jsonb,
-           'properties', jsonb_build_object('plan', 'pro'))
+         json_build_object('type', 'track', 'event', $3::text, 'userId', 'user-' || (g % 1000), 'messageId', 'stored-' || g,
+           'timestamp', to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'context', '{}'::json, 'integrations', '{}'::json,
+           'properties', json_build_object('plan', 'pro'))
        FROM generate_series(1, $2::int) AS g, LATERAL (SELECT timestamptz '2026-11-01T00:00:00Z' + g * interval '1 second') AS x(t)`,
       [replayAccount, STORED, EVENT],
     );

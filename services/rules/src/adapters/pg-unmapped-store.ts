@@ -69,8 +69,8 @@ export async function upsertUnmapped(tx: PoolClient, messages: UnmappedMessage[]
   await tx.query(
     `INSERT INTO unmapped_events (account_id, event_time, message_id, user_id, event_name, feature_id, reason, rules_version, request_id, received_at, event)
      SELECT account_id, event_time, message_id, user_id, event_name, feature_id, reason, rules_version, request_id, received_at, event
-     FROM jsonb_to_recordset($1::jsonb) AS x(account_id text, event_time timestamptz, message_id text, user_id text, event_name text,
-       feature_id text, reason text, rules_version bigint, request_id text, received_at text, event jsonb)
+     FROM json_to_recordset($1::json) AS x(account_id text, event_time timestamptz, message_id text, user_id text, event_name text,
+       feature_id text, reason text, rules_version bigint, request_id text, received_at text, event json)
      ON CONFLICT (account_id, event_time, message_id) DO UPDATE
        SET reason = excluded.reason, rules_version = excluded.rules_version, stored_at = now()
        WHERE unmapped_events.rules_version <= excluded.rules_version`,
@@ -170,7 +170,7 @@ export async function takePage(
   return { events: rows.map(toStored), added: rows.length > 0 ? Number(rows[0].added) : 0 };
 }
 
-/** One event of a page a paged job republishes: the stored event as its JSON text (jsonb output), spliced into the message as is. */
+/** One event of a page a paged job republishes: the stored event as its JSON text, spliced into the message as is. */
 export interface PageEvent {
   messageId: string;
   userId: string;

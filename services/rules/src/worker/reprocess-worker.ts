@@ -265,7 +265,7 @@ export class ReprocessWorker implements Component {
   /**
    * The bytes encodeParsed would write for each ReprocessMessage (magic byte,
    * schema id, JSON in the schema's field order), with the stored event's JSON
-   * text (jsonb output) spliced in: no JSON.parse of the row and no
+   * text spliced in: no JSON.parse of the row and no
    * JSON.stringify of the event, and no second JSON Schema validation. Every
    * part is output of the zod schemas the registered schema is derived from:
    * the event, request id and receivedAt as decoded (zod-validated) when usage
