@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { AppError, httpError } from '@kana/platform';
-import { apiKeyFromAuthorization } from '../domain/api-key';
+import { apiKeyFromAuthorization, whyNoApiKey } from '../domain/api-key';
 import type { KeyCache } from './key-cache';
 
 declare module 'fastify' {
@@ -12,7 +12,6 @@ declare module 'fastify' {
 
 const INFO_OR_LOWER = new Set(['info', 'debug', 'trace']);
 
-const MISSING_API_KEY = 'missing API key: send Authorization: Basic base64(apiKey + ":") or Bearer <apiKey>';
 const UNKNOWN_API_KEY = 'unknown or revoked API key';
 
 /**
@@ -24,7 +23,7 @@ const UNKNOWN_API_KEY = 'unknown or revoked API key';
  */
 export function resolveAccount(keys: KeyCache, authorization: string | undefined): string | AppError | Promise<string | AppError> {
   const apiKey = apiKeyFromAuthorization(authorization);
-  if (!apiKey) return httpError(401, MISSING_API_KEY);
+  if (!apiKey) return httpError(401, whyNoApiKey(authorization));
   const cached = keys.cached(apiKey);
   if (cached !== undefined) return cached ?? httpError(401, UNKNOWN_API_KEY);
   return keys.accountFor(apiKey).then((accountId) => accountId ?? httpError(401, UNKNOWN_API_KEY));

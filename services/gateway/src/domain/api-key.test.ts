@@ -1,4 +1,4 @@
-import { apiKeyFromAuthorization, generateApiKey, hashApiKey } from './api-key';
+import { apiKeyFromAuthorization, generateApiKey, hashApiKey, whyNoApiKey } from './api-key';
 
 const basic = (text: string) => `Basic ${Buffer.from(text).toString('base64')}`;
 
@@ -20,6 +20,22 @@ describe('apiKeyFromAuthorization', () => {
     ['no scheme', 'kana_live_abc', undefined],
   ])('%s', (_name, header, expected) => {
     expect(apiKeyFromAuthorization(header)).toBe(expected);
+  });
+});
+
+describe('whyNoApiKey', () => {
+  const HOW = 'send Authorization: Basic base64(apiKey + ":") or Bearer <apiKey>';
+  it.each([
+    ['missing', undefined, `missing API key: ${HOW}`],
+    ['the key without a scheme', 'kana_live_abc', `the Authorization header has no scheme: ${HOW}`],
+    ['another scheme', 'Token kana_live_abc', `the Authorization scheme 'Token' is not accepted: ${HOW}`],
+    ['an empty Bearer', 'Bearer  ', `the Bearer token is empty: ${HOW}`],
+    ['the key as the Basic password (curl -u :key)', basic(':kana_live_abc'), 'the Basic user name is empty: the API key goes in the user name, with an empty password (base64(apiKey + ":"))'],
+    ['an empty Basic', basic(':'), `missing API key: ${HOW}`],
+  ])('words %s without repeating the header', (_name, header, message) => {
+    expect(apiKeyFromAuthorization(header)).toBeUndefined();
+    expect(whyNoApiKey(header)).toBe(message);
+    expect(message).not.toContain('kana_live_abc');
   });
 });
 

@@ -38,3 +38,25 @@ export function apiKeyFromAuthorization(header: string | undefined): string | un
   const key = (colon < 0 ? decoded : decoded.slice(0, colon)).trim();
   return key || undefined;
 }
+
+const HOW = 'send Authorization: Basic base64(apiKey + ":") or Bearer <apiKey>';
+
+/**
+ * Why apiKeyFromAuthorization found no key in `header`, in words that say how
+ * to send it. Never repeats the header: it may hold a key or another secret.
+ */
+export function whyNoApiKey(header: string | undefined): string {
+  if (!header || header.trim() === '') return `missing API key: ${HOW}`;
+  const space = header.indexOf(' ');
+  if (space < 0) return `the Authorization header has no scheme: ${HOW}`;
+  const scheme = header.slice(0, space);
+  const lower = scheme.toLowerCase();
+  if (lower === 'bearer') return `the Bearer token is empty: ${HOW}`;
+  if (lower !== 'basic') return `the Authorization scheme '${scheme.slice(0, 20)}' is not accepted: ${HOW}`;
+  const decoded = Buffer.from(header.slice(space + 1).trim(), 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon >= 0 && decoded.slice(colon + 1).trim() !== '') {
+    return 'the Basic user name is empty: the API key goes in the user name, with an empty password (base64(apiKey + ":"))';
+  }
+  return `missing API key: ${HOW}`;
+}

@@ -47,7 +47,7 @@ describe('ingest routes', () => {
   it.each([
     ['no Authorization header', null, 'missing API key: send Authorization: Basic base64(apiKey + ":") or Bearer <apiKey>'],
     ['an unknown key', basic('kana_live_unknown'), 'unknown or revoked API key'],
-    ['a malformed header', 'Token abc', 'missing API key: send Authorization: Basic base64(apiKey + ":") or Bearer <apiKey>'],
+    ['a header of another scheme', 'Token abc', 'the Authorization scheme \'Token\' is not accepted: send Authorization: Basic base64(apiKey + ":") or Bearer <apiKey>'],
   ])('answers 401 for %s and stores nothing', async (_name, authorization, message) => {
     const app = appUnderTest();
     const { sink } = app;
