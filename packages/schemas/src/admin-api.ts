@@ -11,10 +11,11 @@ import { condition, conditionOf, featureIdSchema, OPERATORS, type Condition } fr
 // ---- lists
 
 /** `limit` defaults to 50; more than 1000 is capped (API.md), nonsense is a 400 naming the field. */
+const LIMIT_RULE = 'must be a whole number of at least 1 (more than 1000 is capped at 1000)';
 export const limit = z.coerce
-  .number()
-  .int('must be a whole number')
-  .min(1)
+  .number({ error: LIMIT_RULE })
+  .int(LIMIT_RULE)
+  .min(1, LIMIT_RULE)
   .default(50)
   .transform((value) => Math.min(value, 1000))
   .describe('Default 50; more than 1000 is capped at 1000');
