@@ -56,7 +56,7 @@ describe('normalizeEvent: rejections', () => {
     ['userId empty', aTrackEvent({ userId: '' }), 400, "field 'userId' is the placeholder '', not a user id; anonymous events are not accepted"],
     ['userId whitespace', aTrackEvent({ userId: '   ' }), 400, "field 'userId' is the placeholder '   ', not a user id; anonymous events are not accepted"],
     ['userId an object', aTrackEvent({ userId: { id: 1 } }), 400, "field 'userId' must be a string"],
-    ['userId too long', aTrackEvent({ userId: 'u'.repeat(513) }), 400, "invalid event field 'userId': Too big: expected string to have <=512 characters"],
+    ['userId too long', aTrackEvent({ userId: 'u'.repeat(513) }), 400, "invalid event field 'userId': must be at most 512 characters"],
     ['no type', without(aTrackEvent(), 'type'), 400, "field 'type' is required: identify or track"],
     ['unknown type', aTrackEvent({ type: 'purchase' }), 400, "field 'type' is 'purchase': Kana accepts identify and track"],
     ['page', aTrackEvent({ type: 'page' }), 501, "call type 'page' is not supported: Kana accepts identify and track"],
