@@ -17,15 +17,17 @@ export const batchAnswer = z.object({
  * `_` or `-` (`userId`, `user_id`, `UserId`...); the gateway then validates it
  * into the canonical `identify`/`track` event of @kana/schemas.
  */
+const ID_LIMITS = 'at most 512 characters and 1024 bytes of UTF-8, without U+0000 or half a surrogate pair';
+
 export const segmentInput = z
   .object({
     type: z.enum(['identify', 'track']).describe('page, screen, group and alias answer 501'),
-    userId: z.union([z.string(), z.number()]).describe('Required; placeholders such as "anonymous", "null", "0" are refused'),
-    anonymousId: z.string().optional(),
-    messageId: z.string().optional().describe('Derived from the content when missing, so a retry deduplicates'),
+    userId: z.union([z.string(), z.number()]).describe(`Required; placeholders such as "anonymous", "null", "0" are refused; ${ID_LIMITS}`),
+    anonymousId: z.string().optional().describe(ID_LIMITS),
+    messageId: z.string().optional().describe(`Derived from the content when missing, so a retry deduplicates; ${ID_LIMITS}`),
     timestamp: z.union([z.string(), z.number()]).optional().describe('ISO-8601, or epoch milliseconds (a number below 1e11 is read as epoch seconds); defaults to the time received'),
     sentAt: z.string().optional(),
-    event: z.string().optional().describe('Required for track'),
+    event: z.string().optional().describe(`Required for track; ${ID_LIMITS}`),
     properties: z
       .object({
         featureId: z.string().optional(),
@@ -38,7 +40,7 @@ export const segmentInput = z
     integrations: z.record(z.string(), z.unknown()).optional(),
   })
   .catchall(z.unknown())
-  .describe('A Segment event of at most 32 KB');
+  .describe('A Segment event of at most 32 KB. U+0000 and half surrogate pairs in properties, traits, context and integrations are stored as U+FFFD');
 
 /** /v1/identify and /v1/track (the HTTP Tracking API's calls): the route implies the type. */
 const routeTyped = (type: 'identify' | 'track') =>
