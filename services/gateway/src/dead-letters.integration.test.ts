@@ -34,16 +34,19 @@ it('lists what consumers dead-lettered, oldest first, with where it came from, w
   await producer.connect();
   // As the batch consumer writes them: the original key and registry-encoded value, the source in headers.
   const envelope = (messageId: string) => Buffer.concat([Buffer.from([0, 0, 0, 0, 7]), Buffer.from(JSON.stringify({ schemaVersion: 1, accountId: 'acc_1', event: { type: 'track', messageId, userId: 'u-1' } }))]);
-  const letter = (offset: number, value: Buffer, error: string, timestamp: number) => ({
+  const letter = (partition: number, offset: number, value: Buffer, error: string, timestamp: number) => ({
+    partition,
     key: 'acc_1:u-1',
     value,
     timestamp: String(timestamp),
     headers: { [DLQ_HEADERS.sourceTopic]: `${prefix}kana.segment.track`, [DLQ_HEADERS.sourcePartition]: '2', [DLQ_HEADERS.sourceOffset]: String(offset), [DLQ_HEADERS.error]: error },
   });
   const t0 = Date.parse('2026-11-29T10:00:00Z');
-  await producer.send({ topic, messages: [letter(7, envelope('m-2'), 'handler failed: store unmapped events: index row size', t0 + 1000)] });
-  await producer.send({ topic, messages: [letter(5, envelope('m-1'), 'handler failed: unsupported Unicode escape sequence', t0)] });
-  await producer.send({ topic, messages: [letter(9, Buffer.from('not an envelope'), 'cannot decode: unknown magic byte', t0 + 2000)] });
+  // Written in another order than their times, on three partitions: listed by time across them.
+  await producer.send({ topic, messages: [letter(0, 7, envelope('m-2'), 'handler failed: store unmapped events: index row size', t0 + 1000)] });
+  await producer.send({ topic, messages: [letter(1, 5, envelope('m-1'), 'handler failed: unsupported Unicode escape sequence', t0)] });
+  await producer.send({ topic, messages: [letter(2, 9, Buffer.from('not an envelope'), 'cannot decode: unknown magic byte', t0 + 2000)] });
+  await producer.send({ topic, messages: [letter(1, 6, envelope('m-3'), 'handler failed: unsupported Unicode escape sequence', t0 + 3000)] });
   await producer.disconnect();
 
   const { deadLetters } = await kana();
@@ -51,9 +54,11 @@ it('lists what consumers dead-lettered, oldest first, with where it came from, w
     expect.objectContaining({ at: '2026-11-29T10:00:00.000Z', sourceTopic: `${prefix}kana.segment.track`, sourcePartition: 2, sourceOffset: '5', error: 'handler failed: unsupported Unicode escape sequence', key: 'acc_1:u-1', accountId: 'acc_1', messageId: 'm-1', type: 'track' }),
     expect.objectContaining({ at: '2026-11-29T10:00:01.000Z', sourceOffset: '7', messageId: 'm-2' }),
     expect.objectContaining({ at: '2026-11-29T10:00:02.000Z', sourceOffset: '9', error: 'cannot decode: unknown magic byte', key: 'acc_1:u-1' }),
+    expect.objectContaining({ at: '2026-11-29T10:00:03.000Z', sourceOffset: '6', messageId: 'm-3' }),
   ]);
   expect(deadLetters[2]).not.toHaveProperty('messageId');
   expect((await kana('--limit', '1')).deadLetters.map((dead) => dead.messageId)).toEqual(['m-1']);
+  expect((await kana('--limit', '2')).deadLetters.map((dead) => dead.messageId)).toEqual(['m-1', 'm-2']);
 
   // Reading committed nothing and left no consumer group behind.
   const groups = await kafka.admin();

@@ -26,10 +26,10 @@ export interface DeadLetter {
 }
 
 /**
- * The dead letters on `topic`, oldest first, at most `limit`. Reads the topic
- * from its start to its end as it was when called, with a consumer group of its
- * own that commits nothing and is deleted afterwards: the services' groups and
- * the topic are left as they were.
+ * The dead letters on `topic`, oldest first, at most `limit`. Reads each
+ * partition from its start, up to its end as it was when called or `limit`
+ * letters, with a consumer group of its own that commits nothing and is
+ * deleted afterwards: the services' groups and the topic are left as they were.
  */
 export async function readDeadLetters(kafka: Kafka, topic: string, options: { limit: number; timeoutMs?: number }): Promise<DeadLetter[]> {
   const admin = kafka.admin();
@@ -45,6 +45,9 @@ export async function readDeadLetters(kafka: Kafka, topic: string, options: { li
     if (ends.size === 0) return [];
 
     const letters: DeadLetter[] = [];
+    // Each partition is in the order its letters were written: the oldest `limit` overall are among
+    // the first `limit` of each, so a partition is done after that many (memory stays bounded).
+    const taken = new Map<number, number>();
     const consumer = kafka.consumer({ groupId });
     await consumer.connect();
     try {
@@ -57,7 +60,8 @@ export async function readDeadLetters(kafka: Kafka, topic: string, options: { li
           const end = ends.get(partition);
           if (end === undefined || BigInt(message.offset) > end) return;
           letters.push(toDeadLetter(partition, message));
-          if (BigInt(message.offset) === end) ends.delete(partition);
+          taken.set(partition, (taken.get(partition) ?? 0) + 1);
+          if (BigInt(message.offset) === end || taken.get(partition)! >= options.limit) ends.delete(partition);
           if (ends.size === 0) finish();
         },
       });
