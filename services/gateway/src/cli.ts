@@ -4,7 +4,7 @@ import { topicNames } from '@kana/schemas';
 import { PgAccounts } from './adapters/pg-accounts';
 import { MIGRATIONS_DIR } from './app';
 import { readCliConfig, readDeadLettersConfig } from './config';
-import { type DeadLetter, readDeadLetters } from './dead-letters';
+import { type DeadLetter, readDeadLetters, replayDeadLetters } from './dead-letters';
 
 const USAGE = `usage:
   kana accounts create --name <name> [--json]     new account and its first API key
@@ -12,6 +12,7 @@ const USAGE = `usage:
   kana keys create --account <accountId> [--json] another API key for an account
   kana keys revoke --key <apiKey> [--json]        stop a key from working (within seconds)
   kana dead-letters list [--limit <n>] [--json]   messages a service gave up on (oldest first, default 100)
+  kana dead-letters replay [--json]               after a fix: send those not yet replayed back to their topic
 API keys are shown once: only their hash is stored.
 Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/kana), DATABASE_SCHEMA (default gateway);
 for dead-letters KAFKA_BROKERS (default 127.0.0.1:9092) and TOPIC_PREFIX.`;
@@ -19,7 +20,7 @@ for dead-letters KAFKA_BROKERS (default 127.0.0.1:9092) and TOPIC_PREFIX.`;
 class UsageError extends Error {}
 
 /** Each command, and the option that carries its value. */
-const OPTION_OF = { 'accounts create': '--name <name>', 'accounts demo': undefined, 'keys create': '--account <accountId>', 'keys revoke': '--key <apiKey>', 'dead-letters list': '--limit <n>' } as const;
+const OPTION_OF = { 'accounts create': '--name <name>', 'accounts demo': undefined, 'keys create': '--account <accountId>', 'keys revoke': '--key <apiKey>', 'dead-letters list': '--limit <n>', 'dead-letters replay': undefined } as const;
 type Command = keyof typeof OPTION_OF;
 
 /** What a command printed: its --json value, and its lines for a person. */
@@ -40,6 +41,7 @@ async function run(argv: string[]): Promise<Output> {
   }
 
   if (command === 'dead-letters list') return deadLetters(values.limit);
+  if (command === 'dead-letters replay') return replay();
   const result = await accountsCommand(command, values);
   const lines = Object.entries(result).map(([name, value]) => `${name}: ${value}`);
   if (result.apiKey) lines.push('Store this API key now: it cannot be shown again.');
@@ -78,12 +80,29 @@ async function accountsCommand(command: string, values: { name?: string; account
   }
 }
 
+/** The DLQ topic and a client for it, from KAFKA_BROKERS and TOPIC_PREFIX. */
+function deadLetterQueue() {
+  const config = readDeadLettersConfig();
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'kana-cli', logger: createLogger({ name: 'kana', level: 'silent' }) });
+  return { kafka, topic: topicNames(config.TOPIC_PREFIX).dlq };
+}
+
+async function replay(): Promise<Output> {
+  const { kafka, topic } = deadLetterQueue();
+  const outcome = await replayDeadLetters(kafka, topic);
+  const total = Object.values(outcome.replayed).reduce((sum, n) => sum + n, 0);
+  const lines = [
+    ...Object.entries(outcome.replayed).map(([source, n]) => `${source}: ${n} replayed`),
+    ...(outcome.skipped > 0 ? [`${outcome.skipped} without a source topic, left on ${topic}`] : []),
+    total === 0 && outcome.skipped === 0 ? `nothing to replay on ${topic}` : `${total} dead letter(s) sent back to their topics; the services count each event once`,
+  ];
+  return { json: { topic, ...outcome }, lines };
+}
+
 async function deadLetters(limitText: string | undefined): Promise<Output> {
   const limit = limitText === undefined ? 100 : Number(limitText);
   if (!Number.isSafeInteger(limit) || limit < 1) throw new UsageError('--limit must be a whole number of at least 1');
-  const config = readDeadLettersConfig();
-  const topic = topicNames(config.TOPIC_PREFIX).dlq;
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'kana-cli', logger: createLogger({ name: 'kana', level: 'silent' }) });
+  const { kafka, topic } = deadLetterQueue();
   const letters = await readDeadLetters(kafka, topic, { limit });
   const describe = (letter: DeadLetter) =>
     `${letter.at}  ${letter.sourceTopic}[${letter.sourcePartition}]@${letter.sourceOffset}  ${[letter.accountId, letter.type, letter.messageId && `messageId ${letter.messageId}`].filter(Boolean).join('  ') || `key ${letter.key}`}\n  ${letter.error}`;

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
-import { deleteTopicsWithPrefix, STACK, uniqueId } from '@kana/platform/testing';
+import { deleteTopicsWithPrefix, readRawTopic, STACK, uniqueId } from '@kana/platform/testing';
 import { DLQ_HEADERS } from '@kana/schemas';
 
 // `kana dead-letters list` as an operator runs it, against a DLQ topic of this test's own.
@@ -66,4 +66,41 @@ it('lists what consumers dead-lettered, oldest first, with where it came from, w
   const left = (await groups.listGroups()).groups.filter((group) => group.groupId.startsWith('kana-cli-dead-letters-'));
   await groups.disconnect();
   expect(left).toEqual([]);
+});
+
+it('replays the letters not yet replayed to their source topics, once each, and leaves the ones without a source', async () => {
+  const dlq = `${prefix}replay.kana.dlq`;
+  const source = `${prefix}replay.kana.segment.track`;
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic: `${prefix}replay.kana.dlq`, numPartitions: 3 }, { topic: source, numPartitions: 3 }] });
+  await admin.disconnect();
+  const producer = kafka.producer();
+  await producer.connect();
+  const letter = (value: string, from?: string) => ({
+    key: `acc_1:${value}`,
+    value,
+    headers: { 'x-origin': 'kept', ...(from ? { [DLQ_HEADERS.sourceTopic]: from, [DLQ_HEADERS.sourcePartition]: '0', [DLQ_HEADERS.sourceOffset]: '1', [DLQ_HEADERS.error]: 'handler failed' } : {}) },
+  });
+  await producer.send({ topic: dlq, messages: [letter('one', source), letter('two', source), letter('stray')] });
+
+  const replay = async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, [join(__dirname, '..', 'dist', 'cli.js'), 'dead-letters', 'replay', '--json'], {
+      env: { PATH: process.env.PATH ?? '', KAFKA_BROKERS: STACK.KAFKA_BROKERS, TOPIC_PREFIX: `${prefix}replay.` },
+    });
+    return JSON.parse(stdout);
+  };
+  expect(await replay()).toEqual({ topic: dlq, replayed: { [source]: 2 }, skipped: 1 });
+  // Each replay continues after the last one.
+  expect(await replay()).toEqual({ topic: dlq, replayed: {}, skipped: 0 });
+  await producer.send({ topic: dlq, messages: [letter('three', source)] });
+  expect(await replay()).toEqual({ topic: dlq, replayed: { [source]: 1 }, skipped: 0 });
+  await producer.disconnect();
+
+  const back = await readRawTopic(source, (all) => all.length >= 3, { brokers: STACK.KAFKA_BROKERS.split(',') });
+  expect(back.map((message) => [message.key, message.value?.toString(), message.headers]).sort()).toEqual([
+    ['acc_1:one', 'one', { 'x-origin': 'kept' }],
+    ['acc_1:three', 'three', { 'x-origin': 'kept' }],
+    ['acc_1:two', 'two', { 'x-origin': 'kept' }],
+  ]);
 });

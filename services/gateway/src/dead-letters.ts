@@ -113,3 +113,96 @@ function envelopeOf(value: Buffer | null): Pick<DeadLetter, 'accountId' | 'messa
     return {};
   }
 }
+
+/** The consumer group a replay of `topic` commits its progress with: each replay continues after the last one. */
+export const replayGroup = (topic: string): string => `kana-dead-letters-replay.${topic}`;
+
+export interface ReplayOutcome {
+  /** Letters sent back to their source topic, by topic. */
+  replayed: Record<string, number>;
+  /** Letters without a source topic (not written by a Kana consumer), left where they are. */
+  skipped: number;
+}
+
+/**
+ * Sends every dead letter written since the last replay back to the topic it
+ * came from, with its key, value and headers (without the DLQ's), acks=all,
+ * then commits the DLQ position under replayGroup(topic); up to the topic's end as it
+ * was when called. For after a fix: the consumers drop what they already
+ * stored by (account, messageId), so a letter replayed twice counts once. A
+ * letter that fails again is dead-lettered again, and the next replay takes it.
+ */
+export async function replayDeadLetters(kafka: Kafka, topic: string, options: { timeoutMs?: number } = {}): Promise<ReplayOutcome> {
+  const outcome: ReplayOutcome = { replayed: {}, skipped: 0 };
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    if (!(await admin.listTopics()).includes(topic)) return outcome;
+    const [committed] = await admin.fetchOffsets({ groupId: replayGroup(topic), topics: [topic] });
+    const from = new Map((committed?.partitions ?? []).map(({ partition, offset }) => [partition, BigInt(offset)]));
+    // The last offset of each partition with letters the group has not replayed.
+    const ends = new Map<number, bigint>();
+    for (const { partition, low, high } of await admin.fetchTopicOffsets(topic)) {
+      const start = from.get(partition) ?? -1n;
+      if (BigInt(high) > BigInt(low) && BigInt(high) > (start < 0n ? BigInt(low) : start)) ends.set(partition, BigInt(high) - 1n);
+    }
+    if (ends.size === 0) return outcome;
+
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    const consumer = kafka.consumer({ groupId: replayGroup(topic) });
+    await Promise.all([producer.connect(), consumer.connect()]);
+    try {
+      let finish: (error?: unknown) => void = () => undefined;
+      const finished = new Promise<void>((resolve, reject) => (finish = (error) => (error === undefined ? resolve() : reject(error))));
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        eachBatch: async ({ batch, resolveOffset }) => {
+          const end = ends.get(batch.partition);
+          const letters = batch.messages.filter((message) => end !== undefined && BigInt(message.offset) <= end);
+          if (letters.length === 0) return;
+          try {
+            const bySource = new Map<string, { key: Buffer | null; value: Buffer | null; headers: Record<string, Buffer | string> }[]>();
+            for (const message of letters) {
+              const source = message.headers?.[DLQ_HEADERS.sourceTopic]?.toString();
+              if (!source) {
+                outcome.skipped++;
+                continue;
+              }
+              const headers: Record<string, Buffer | string> = {};
+              for (const [name, value] of Object.entries(message.headers ?? {})) {
+                if (!(Object.values(DLQ_HEADERS) as string[]).includes(name) && value !== undefined) headers[name] = Array.isArray(value) ? value[0]! : value;
+              }
+              bySource.set(source, [...(bySource.get(source) ?? []), { key: message.key, value: message.value, headers }]);
+            }
+            for (const [source, messages] of bySource) {
+              await producer.send({ topic: source, acks: -1, messages });
+              outcome.replayed[source] = (outcome.replayed[source] ?? 0) + messages.length;
+            }
+            const last = letters[letters.length - 1]!.offset;
+            // Committed only once the source topics acknowledged: a replay stopped midway sends the rest next time.
+            await consumer.commitOffsets([{ topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+            resolveOffset(last);
+            if (BigInt(last) >= end!) ends.delete(batch.partition);
+            if (ends.size === 0) finish();
+          } catch (error) {
+            finish(error);
+            throw error;
+          }
+        },
+      });
+      const timeoutMs = options.timeoutMs ?? 60_000;
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
+      const result = await Promise.race([finished, timedOut]).finally(() => clearTimeout(timer));
+      if (result === 'timeout') throw new Error(`replayed ${Object.values(outcome.replayed).reduce((a, b) => a + b, 0)} dead letters of ${topic} in ${timeoutMs / 1000} s, not all of them; run it again to go on`);
+    } finally {
+      await consumer.disconnect();
+      await producer.disconnect();
+    }
+    return outcome;
+  } finally {
+    await admin.disconnect();
+  }
+}
