@@ -32,8 +32,9 @@ async function run(argv: string[]): Promise<Output> {
     allowPositionals: true,
     options: { name: { type: 'string' }, account: { type: 'string' }, key: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } },
   });
+  if (values.help) return { json: { usage: USAGE }, lines: [USAGE] };
   const command = positionals.slice(0, 2).join(' ');
-  if (values.help || !(command in OPTION_OF)) throw new UsageError(positionals.length > 0 ? `unknown command '${positionals.join(' ')}'` : 'no command');
+  if (!(command in OPTION_OF)) throw new UsageError(positionals.length > 0 ? `unknown command '${positionals.join(' ')}'` : 'no command');
   if (positionals.length > 2) {
     // `kana keys revoke kana_live_…`: the value belongs to an option. Not echoed: it may be a key.
     const option = OPTION_OF[command as Command];
