@@ -66,11 +66,7 @@ export async function readDeadLetters(kafka: Kafka, topic: string, options: { li
         },
       });
       const timeoutMs = options.timeoutMs ?? 30_000;
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
-      const outcome = await Promise.race([finished, timedOut]);
-      clearTimeout(timer);
-      if (outcome === 'timeout') throw new Error(`read ${letters.length} dead letters of ${topic} in ${timeoutMs / 1000} s, not all of them: is Kafka slow or the topic very large?`);
+      await within(finished, timeoutMs, () => `read ${letters.length} dead letters of ${topic} in ${timeoutMs / 1000} s, not all of them: is Kafka slow or the topic very large?`);
     } finally {
       await consumer.disconnect();
     }
@@ -193,10 +189,7 @@ export async function replayDeadLetters(kafka: Kafka, topic: string, options: { 
         },
       });
       const timeoutMs = options.timeoutMs ?? 60_000;
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
-      const result = await Promise.race([finished, timedOut]).finally(() => clearTimeout(timer));
-      if (result === 'timeout') throw new Error(`replayed ${Object.values(outcome.replayed).reduce((a, b) => a + b, 0)} dead letters of ${topic} in ${timeoutMs / 1000} s, not all of them; run it again to go on`);
+      await within(finished, timeoutMs, () => `replayed ${Object.values(outcome.replayed).reduce((a, b) => a + b, 0)} dead letters of ${topic} in ${timeoutMs / 1000} s, not all of them; run it again to go on`);
     } finally {
       await consumer.disconnect();
       await producer.disconnect();
@@ -205,4 +198,12 @@ export async function replayDeadLetters(kafka: Kafka, topic: string, options: { 
   } finally {
     await admin.disconnect();
   }
+}
+
+/** Waits for `done`, or fails with `message()` after `timeoutMs`. */
+async function within(done: Promise<void>, timeoutMs: number, message: () => string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
+  const outcome = await Promise.race([done, timedOut]).finally(() => clearTimeout(timer));
+  if (outcome === 'timeout') throw new Error(message());
 }
