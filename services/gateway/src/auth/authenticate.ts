@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { AppError, httpError } from '@kana/platform';
-import { apiKeyFromAuthorization, whyNoApiKey } from '../domain/api-key';
+import { NoApiKey, readApiKey } from '../domain/api-key';
 import type { KeyCache } from './key-cache';
 
 declare module 'fastify' {
@@ -22,8 +22,8 @@ const UNKNOWN_API_KEY = 'unknown or revoked API key';
  * request is authenticated here, by the fastify hook below or the ingest listener.
  */
 export function resolveAccount(keys: KeyCache, authorization: string | undefined): string | AppError | Promise<string | AppError> {
-  const apiKey = apiKeyFromAuthorization(authorization);
-  if (!apiKey) return httpError(401, whyNoApiKey(authorization));
+  const apiKey = readApiKey(authorization);
+  if (apiKey instanceof NoApiKey) return httpError(401, apiKey.reason);
   const cached = keys.cached(apiKey);
   if (cached !== undefined) return cached ?? httpError(401, UNKNOWN_API_KEY);
   return keys.accountFor(apiKey).then((accountId) => accountId ?? httpError(401, UNKNOWN_API_KEY));

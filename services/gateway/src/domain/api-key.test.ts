@@ -1,8 +1,16 @@
-import { apiKeyFromAuthorization, generateApiKey, hashApiKey, whyNoApiKey } from './api-key';
+import { generateApiKey, hashApiKey, NoApiKey, readApiKey } from './api-key';
+
+/** The key readApiKey finds, or undefined. */
+const apiKeyFromAuthorization = (header: string | undefined) => {
+  const read = readApiKey(header);
+  return typeof read === 'string' ? read : undefined;
+};
+/** Why readApiKey found none. */
+const whyNoApiKey = (header: string | undefined) => (readApiKey(header) as NoApiKey).reason;
 
 const basic = (text: string) => `Basic ${Buffer.from(text).toString('base64')}`;
 
-describe('apiKeyFromAuthorization', () => {
+describe('readApiKey: the key', () => {
   it.each([
     ['Segment’s Basic with empty password', basic('kana_live_abc:'), 'kana_live_abc'],
     ['Basic with a password (ignored)', basic('kana_live_abc:secret'), 'kana_live_abc'],
@@ -23,7 +31,7 @@ describe('apiKeyFromAuthorization', () => {
   });
 });
 
-describe('whyNoApiKey', () => {
+describe('readApiKey: why there is none', () => {
   const HOW = 'send Authorization: Basic base64(apiKey + ":") or Bearer <apiKey>';
   it.each([
     ['missing', undefined, `missing API key: ${HOW}`],
