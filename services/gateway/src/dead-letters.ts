@@ -37,11 +37,8 @@ export async function readDeadLetters(kafka: Kafka, topic: string, options: { li
   const groupId = `kana-cli-dead-letters-${randomUUID()}`;
   try {
     if (!(await admin.listTopics()).includes(topic)) return [];
-    // The last offset of each partition holding anything: reading is done when every one was seen.
-    const ends = new Map<number, bigint>();
-    for (const { partition, low, high } of await admin.fetchTopicOffsets(topic)) {
-      if (BigInt(high) > BigInt(low)) ends.set(partition, BigInt(high) - 1n);
-    }
+    // Reading is done when the last letter of every partition was seen.
+    const ends = await lastOffsets(admin, topic);
     if (ends.size === 0) return [];
 
     const letters: DeadLetter[] = [];
@@ -136,12 +133,7 @@ export async function replayDeadLetters(kafka: Kafka, topic: string, options: { 
     if (!(await admin.listTopics()).includes(topic)) return outcome;
     const [committed] = await admin.fetchOffsets({ groupId: replayGroup(topic), topics: [topic] });
     const from = new Map((committed?.partitions ?? []).map(({ partition, offset }) => [partition, BigInt(offset)]));
-    // The last offset of each partition with letters the group has not replayed.
-    const ends = new Map<number, bigint>();
-    for (const { partition, low, high } of await admin.fetchTopicOffsets(topic)) {
-      const start = from.get(partition) ?? -1n;
-      if (BigInt(high) > BigInt(low) && BigInt(high) > (start < 0n ? BigInt(low) : start)) ends.set(partition, BigInt(high) - 1n);
-    }
+    const ends = await lastOffsets(admin, topic, from);
     if (ends.size === 0) return outcome;
 
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
@@ -198,6 +190,19 @@ export async function replayDeadLetters(kafka: Kafka, topic: string, options: { 
   } finally {
     await admin.disconnect();
   }
+}
+
+/**
+ * The last offset of each partition of `topic` that holds a letter at or after `from`, a committed
+ * position per partition (none, or Kafka's -1 for "nothing committed", means from its start).
+ */
+async function lastOffsets(admin: ReturnType<Kafka['admin']>, topic: string, from = new Map<number, bigint>()): Promise<Map<number, bigint>> {
+  const ends = new Map<number, bigint>();
+  for (const { partition, low, high } of await admin.fetchTopicOffsets(topic)) {
+    const start = from.get(partition) ?? -1n;
+    if (BigInt(high) > (start < 0n ? BigInt(low) : start) && BigInt(high) > BigInt(low)) ends.set(partition, BigInt(high) - 1n);
+  }
+  return ends;
 }
 
 /** Waits for `done`, or fails with `message()` after `timeoutMs`. */
