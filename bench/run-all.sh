@@ -9,4 +9,5 @@ pnpm exec tsc -b
 node bench/gateway/run.js 10
 node bench/identity/run.js 40000
 EVENTS=100000 bench/usage/run.sh
+node bench/usage/resolve.js
 STORED="${STORED:-1000000}" bench/reprocess/run.sh

@@ -1,5 +1,6 @@
-import type { RulesSnapshot, TrackEvent } from '@kana/schemas';
-import { resolveEvent } from './resolve';
+import fc from 'fast-check';
+import { matchesCondition, namedFeatureId, type Condition, type RulesSnapshot, type TrackEvent } from '@kana/schemas';
+import { resolveEvent, type FeatureHit } from './resolve';
 
 const snapshot: RulesSnapshot = {
   accountId: 'acc',
@@ -84,3 +85,72 @@ describe('resolveEvent', () => {
     expect(resolveEvent(anEvent('Nothing', { delta: 'x' }), snapshot)).toMatchObject({ kind: 'invalid' });
   });
 });
+
+describe('resolveEvent on large snapshots', () => {
+  // What resolveEvent must answer, written as the definition reads: scan every feature and every rule in order.
+  const byScanning = (event: Pick<TrackEvent, 'event' | 'properties'>, snap: RulesSnapshot) => {
+    const featureId = namedFeatureId(event.properties);
+    if (featureId !== undefined) return snap.features.some((feature) => feature.id === featureId) ? [{ featureId, ruleId: null }] : 'unknown_feature';
+    const hits: FeatureHit[] = [];
+    for (const rule of snap.rules) {
+      if (rule.eventName !== event.event || hits.some((hit) => hit.featureId === rule.featureId)) continue;
+      if (rule.conditions.every((condition) => matchesCondition(event.properties, condition))) hits.push({ featureId: rule.featureId, ruleId: rule.id });
+    }
+    return hits.length > 0 ? hits : 'no_rule';
+  };
+  const answer = (event: Pick<TrackEvent, 'event' | 'properties'>, snap: RulesSnapshot) => {
+    const resolution = resolveEvent(event, snap);
+    return resolution.kind === 'mapped' ? resolution.features : resolution.kind === 'unmapped' ? resolution.reason : resolution.reason;
+  };
+
+  // Few names, so that rules share event names and features, and events hit them; names a plain object would misread.
+  const name = fc.constantFrom('Sent', 'Seat Added', '__proto__', 'constructor', 'toString', '');
+  const featureId = fc.constantFrom('messages', 'seats', 'storage', '7', 'hasOwnProperty');
+  const conditionArb: fc.Arbitrary<Condition> = fc.oneof(
+    fc.record({ property: fc.constantFrom('plan', 'n'), operator: fc.constantFrom('eq' as const, 'neq' as const), value: fc.constantFrom('pro', 'free', 3) }),
+    fc.record({ property: fc.constantFrom('plan', 'n'), operator: fc.constantFrom('exists' as const, 'not_exists' as const) }),
+    fc.record({ property: fc.constant('n'), operator: fc.constantFrom('gt' as const, 'lte' as const), value: fc.integer({ min: 0, max: 5 }) }),
+  );
+  const snapshotArb: fc.Arbitrary<RulesSnapshot> = fc.record({
+    accountId: fc.constant('acc'),
+    version: fc.nat(),
+    features: fc.uniqueArray(featureId, { maxLength: 5 }).map((ids) => ids.map((id) => ({ id, name: id }))),
+    rules: fc.array(fc.record({ id: fc.uuid(), featureId, eventName: name, conditions: fc.array(conditionArb, { maxLength: 3 }) }), { maxLength: 12 }),
+  });
+  const eventArb = fc.record({
+    event: name,
+    properties: fc.record({ plan: fc.constantFrom('pro', 'free'), n: fc.integer({ min: 0, max: 5 }), featureId: featureId }, { requiredKeys: [] }),
+  });
+
+  it('answers what scanning every feature and rule in order answers', () => {
+    fc.assert(
+      fc.property(snapshotArb, fc.array(eventArb, { minLength: 1, maxLength: 5 }), (snap, events) => {
+        // Several events against one snapshot object: the arrangement built for the first serves the others.
+        for (const event of events) expect(answer(event, snap)).toEqual(byScanning(event, snap));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('follows a new snapshot of the account, never the arrangement of an older one', () => {
+    const before: RulesSnapshot = { accountId: 'acc', version: 1, features: [{ id: 'seats', name: 'Seats' }], rules: [{ id: 'r1', featureId: 'seats', eventName: 'Seat Added', conditions: [] }] };
+    expect(resolveEvent(anEvent('Seat Added', {}), before)).toMatchObject({ kind: 'mapped' });
+    const after: RulesSnapshot = { ...before, version: 2, features: [], rules: [] };
+    expect(resolveEvent(anEvent('Seat Added', {}), after)).toEqual({ kind: 'unmapped', reason: 'no_rule' });
+    expect(resolveEvent(anEvent('Any', { featureId: 'seats' }), after)).toEqual({ kind: 'unmapped', reason: 'unknown_feature' });
+    expect(resolveEvent(anEvent('Seat Added', {}), before)).toMatchObject({ kind: 'mapped' });
+  });
+
+  it('finds the one matching rule among 10,000 of other events, and a feature among 10,000', () => {
+    const many: RulesSnapshot = {
+      accountId: 'acc',
+      version: 9,
+      features: Array.from({ length: 10_000 }, (_, i) => ({ id: `f${i}`, name: `F ${i}` })),
+      rules: Array.from({ length: 10_000 }, (_, i) => ({ id: `r${i}`, featureId: `f${i}`, eventName: `Event ${i}`, conditions: [] })),
+    };
+    expect(resolveEvent(anEvent('Event 9999', {}), many)).toEqual({ kind: 'mapped', delta: 1, features: [{ featureId: 'f9999', ruleId: 'r9999' }] });
+    expect(resolveEvent(anEvent('Other', { featureId: 'f5000' }), many)).toEqual({ kind: 'mapped', delta: 1, features: [{ featureId: 'f5000', ruleId: null }] });
+    expect(resolveEvent(anEvent('Event 10000', {}), many)).toEqual({ kind: 'unmapped', reason: 'no_rule' });
+  });
+});
+
