@@ -97,6 +97,35 @@ describe('rules admin API against real Postgres, Redis and Kafka', () => {
     expect((await as('GET', '/v1/reprocess-jobs/nope')).statusCode).toBe(404);
   });
 
+  it('refuses a change that would take the account\'s snapshot past 1 MiB, and always lets it shrink', async () => {
+    const accountId = uniqueId('acc');
+    const as = (method: 'POST' | 'PATCH' | 'GET', url: string, payload?: unknown) => call(method, url, payload, accountId);
+    const snapshot = async () => (await rules.app.snapshotStore.read(accountId))!;
+    expect((await as('POST', '/v1/features', { id: 'calls', name: 'Calls' })).statusCode).toBe(201);
+    // 20 conditions, each an 'in' list of 28 values of 1,000 characters: ~570 KB of snapshot per rule.
+    const large = (tag: string) =>
+      Array.from({ length: 20 }, (_, i) => ({ property: `p${i}`, operator: 'in', value: Array.from({ length: 28 }, (_, j) => `${tag}${i}.${j}.`.padEnd(1000, 'x')) }));
+    const first = await as('POST', '/v1/rules', { featureId: 'calls', eventName: 'Call', conditions: large('a') });
+    expect(first.statusCode).toBe(201);
+    const version = (await snapshot()).version;
+
+    const second = await as('POST', '/v1/rules', { featureId: 'calls', eventName: 'Call', conditions: large('b') });
+    expect(second.statusCode).toBe(409);
+    expect(second.json().message).toMatch(/^the account's features and enabled rules would take 11\d{5} bytes in the rules snapshot .*; the limit is 1048576 bytes \(1 MiB\): delete features or rules/);
+    // Nothing of it committed: no rule, no new version.
+    expect((await as('GET', '/v1/rules')).json().data).toHaveLength(1);
+    expect((await snapshot()).version).toBe(version);
+
+    // Disabled, a rule takes no room in the snapshot; enabling it is what is refused.
+    const disabled = await as('POST', '/v1/rules', { featureId: 'calls', eventName: 'Call', conditions: large('c'), enabled: false });
+    expect(disabled.statusCode).toBe(201);
+    expect((await as('PATCH', `/v1/rules/${disabled.json().id}`, { enabled: true })).statusCode).toBe(409);
+    // Making the snapshot smaller is never refused; then the other rule fits.
+    expect((await as('PATCH', `/v1/rules/${first.json().id}`, { conditions: [] })).statusCode).toBe(200);
+    expect((await as('PATCH', `/v1/rules/${disabled.json().id}`, { enabled: true })).statusCode).toBe(200);
+    expect((await snapshot()).rules.map((rule) => rule.id)).toEqual([first.json().id, disabled.json().id]);
+  });
+
   it('paginates with an opaque cursor', async () => {
     const accountId = uniqueId('acc');
     for (const id of ['a', 'b', 'c']) await call('POST', '/v1/features', { id, name: id.toUpperCase() }, accountId);

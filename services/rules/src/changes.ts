@@ -22,9 +22,10 @@ export class ChangeService {
   constructor(private readonly deps: { pool: Pool; snapshots: SnapshotPublisher }) {}
 
   async createFeature(accountId: string, input: adminApi.FeatureInput) {
-    return this.apply(accountId, async (tx) => {
+    return this.apply(accountId, async (tx, version) => {
       const feature = await catalog.insertFeature(tx, accountId, input.id, input.name);
       if (!feature) throw httpError(409, `feature '${input.id}' already exists`);
+      await requireSnapshotRoom(tx, accountId, version);
       return { result: feature, change: { kind: 'feature_created', featureId: input.id } };
     });
   }
@@ -42,6 +43,7 @@ export class ChangeService {
     return this.apply(accountId, async (tx, version) => {
       await requireFeature(tx, accountId, input.featureId);
       const rule = await catalog.insertRule(tx, accountId, randomUUID(), input, version);
+      if (rule.enabled) await requireSnapshotRoom(tx, accountId, version);
       return { result: rule, change: { kind: 'rule_created', eventName: rule.eventName, enabled: rule.enabled } };
     });
   }
@@ -52,6 +54,8 @@ export class ChangeService {
       if (!current) throw httpError(404, `no rule '${ruleId}'`);
       if (patch.featureId !== undefined) await requireFeature(tx, accountId, patch.featureId);
       const rule = await catalog.updateRule(tx, accountId, ruleId, { ...current, ...patch }, version);
+      // Only a change that makes the snapshot larger can be refused: an account over the limit can always shrink.
+      if (rule.enabled && snapshotEntryBytes(rule) > (current.enabled ? snapshotEntryBytes(current) : 0)) await requireSnapshotRoom(tx, accountId, version);
       return { result: rule, change: { kind: 'rule_updated', eventName: rule.eventName, enabled: rule.enabled } };
     });
   }
@@ -81,6 +85,28 @@ export class ChangeService {
     return outcome;
   }
 }
+
+/**
+ * The most an account's rules snapshot (its features and enabled rules, as the JSON written to Redis) may take.
+ * Usage reads it for its batches and keeps it in memory, and every change rebuilds it: without a bound one
+ * account's catalog would slow every account's events. About 4,500 rules of two short conditions, or 15,000 features.
+ */
+export const MAX_SNAPSHOT_BYTES = 1024 * 1024;
+
+/** After a change that adds to the snapshot, in its transaction: refused (rolled back) when the snapshot would pass the limit. */
+async function requireSnapshotRoom(tx: PoolClient, accountId: string, version: number): Promise<void> {
+  const bytes = Buffer.byteLength(JSON.stringify(await catalog.snapshotIn(tx, accountId, version)));
+  if (bytes > MAX_SNAPSHOT_BYTES) {
+    throw httpError(
+      409,
+      `the account's features and enabled rules would take ${bytes} bytes in the rules snapshot that usage maps events with; the limit is ${MAX_SNAPSHOT_BYTES} bytes (1 MiB): delete features or rules no longer needed, or shorten long 'in' lists`,
+      'KANA_RULES_SNAPSHOT_LIMIT',
+    );
+  }
+}
+
+const snapshotEntryBytes = (rule: catalog.Rule): number =>
+  Buffer.byteLength(JSON.stringify({ id: rule.id, featureId: rule.featureId, eventName: rule.eventName, conditions: rule.conditions }));
 
 async function requireFeature(tx: PoolClient, accountId: string, featureId: string): Promise<void> {
   if (!(await catalog.featureExists(tx, accountId, featureId))) {

@@ -153,22 +153,28 @@ export async function loadSnapshot(pool: Pool, accountId: string): Promise<Rules
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const version = await client.query<{ version: string }>('SELECT version FROM account_versions WHERE account_id = $1', [accountId]);
-    const features = await client.query<{ id: string; name: string }>('SELECT id, name FROM features WHERE account_id = $1 ORDER BY id', [accountId]);
-    const rules = await client.query<{ id: string; feature_id: string; event_name: string; conditions: Condition[] }>(
-      'SELECT id, feature_id, event_name, conditions FROM rules WHERE account_id = $1 AND enabled ORDER BY created_at, id',
-      [accountId],
-    );
+    const snapshot = await snapshotIn(client, accountId, Number(version.rows[0]?.version ?? 0));
     await client.query('COMMIT');
-    return {
-      accountId,
-      version: Number(version.rows[0]?.version ?? 0),
-      features: features.rows.map((row) => ({ id: row.id, name: row.name })),
-      rules: rules.rows.map((row) => ({ id: row.id, featureId: row.feature_id, eventName: row.event_name, conditions: row.conditions })),
-    };
+    return snapshot;
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   } finally {
     client.release();
   }
+}
+
+/** The snapshot of `version` as `db` sees the account's features and enabled rules (a change's own transaction sees its change). */
+export async function snapshotIn(db: Db, accountId: string, version: number): Promise<RulesSnapshot> {
+  const features = await db.query<{ id: string; name: string }>('SELECT id, name FROM features WHERE account_id = $1 ORDER BY id', [accountId]);
+  const rules = await db.query<{ id: string; feature_id: string; event_name: string; conditions: Condition[] }>(
+    'SELECT id, feature_id, event_name, conditions FROM rules WHERE account_id = $1 AND enabled ORDER BY created_at, id',
+    [accountId],
+  );
+  return {
+    accountId,
+    version,
+    features: features.rows.map((row) => ({ id: row.id, name: row.name })),
+    rules: rules.rows.map((row) => ({ id: row.id, featureId: row.feature_id, eventName: row.event_name, conditions: row.conditions })),
+  };
 }
