@@ -143,6 +143,8 @@ describe('rules admin API against real Postgres, Redis and Kafka', () => {
     const served = (await httpCall(rules.url, 'GET', `/internal/accounts/${account}/rules-snapshot`)).json() as RulesSnapshot;
     expect(served.version).toBeGreaterThan(0);
     expect(await rules.app.snapshotStore.read(account)).toEqual(served);
+    // Usage reads the account and version from the value's first bytes to skip a snapshot it already holds.
+    expect(await rules.app.redis.get(`rules:${account}`)).toMatch(new RegExp(`^\\{"accountId":"${account}","version":${served.version},"features":`));
   });
 
   it('writes again a snapshot whose Redis write failed, and serves usage from Postgres meanwhile', async () => {

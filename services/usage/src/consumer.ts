@@ -72,7 +72,7 @@ export class ReplayShare {
 /**
  * The batch handlers of the usage service. Order within one batch, and what a
  * crash between two steps causes:
- *   1. rules snapshots (one Redis MGET; rules service on a miss) — nothing written yet;
+ *   1. rules snapshots (one Redis script call; rules service on a miss) — nothing written yet;
  *   2. one Postgres transaction storing events and records — a crash before
  *      the commit leaves nothing, the batch is replayed;
  *   3. produce records / unmapped / reprocessed outcomes (acks=all) — a crash

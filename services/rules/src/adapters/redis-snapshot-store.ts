@@ -29,8 +29,11 @@ export class RedisSnapshotStore {
 
   /** true when written, false when Redis already holds this version or a newer one. */
   async write(snapshot: RulesSnapshot): Promise<boolean> {
+    // Account and version first, whatever object the caller built: usage reads them from the value's first
+    // bytes to skip a snapshot it already has (see its RuleSnapshots).
+    const json = JSON.stringify({ accountId: snapshot.accountId, version: snapshot.version, features: snapshot.features, rules: snapshot.rules });
     // ioredis applies the client's keyPrefix to KEYS, so the key here is unprefixed.
-    const written = await this.redis.rulesSnapshotCas(rulesSnapshotKey(snapshot.accountId), String(snapshot.version), JSON.stringify(snapshot));
+    const written = await this.redis.rulesSnapshotCas(rulesSnapshotKey(snapshot.accountId), String(snapshot.version), json);
     return written === 1;
   }
 

@@ -41,10 +41,29 @@ describe('rules snapshots from Redis and the rules service', () => {
   });
 
   it('reads every account of a batch in one Redis round trip', async () => {
+    // The first call of a process may load the script (EVALSHA, then EVAL); every later one is a single call.
+    await snapshots.forBatch(new Map(accounts.map((a) => [a, 0])));
     commands = 0;
     const result = await snapshots.forBatch(new Map(accounts.map((a) => [a, 0])));
     expect([...result.keys()].sort()).toEqual(accounts);
     expect(commands).toBe(1);
+  });
+
+  it('does not receive an unchanged snapshot again, however large, and takes a changed one', async () => {
+    const outputBytes = async () => Number(/total_net_output_bytes:(\d+)/.exec(await redis.info('stats'))![1]);
+    // ~1 MiB: 12,000 features, as a large account's snapshot can be.
+    const large = (version: number) => aSnapshot({ accountId: 'big', version, features: Array.from({ length: 12_000 }, (_, i) => ({ id: `feature_${i}`, name: `A feature called ${i}`.padEnd(60, '.') })) });
+    await redis.set(rulesSnapshotKey('big'), JSON.stringify(large(7)));
+    expect((await snapshots.forBatch(new Map([['big', 0]]))).get('big')!.features).toHaveLength(12_000);
+
+    const before = await outputBytes();
+    for (let batch = 0; batch < 5; batch++) expect((await snapshots.forBatch(new Map([['big', 0]]))).get('big')!.version).toBe(7);
+    // Five batches of a 1 MiB snapshot re-read would be over 5 MB; INFO's own answers are a few KB.
+    expect((await outputBytes()) - before).toBeLessThan(50_000);
+
+    await redis.set(rulesSnapshotKey('big'), JSON.stringify(large(8)));
+    expect((await snapshots.forBatch(new Map([['big', 0]]))).get('big')!.version).toBe(8);
+    await redis.del(rulesSnapshotKey('big'));
   });
 
   it('asks the rules service on a miss, which reseeds Redis', async () => {

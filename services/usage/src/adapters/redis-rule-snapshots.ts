@@ -3,6 +3,30 @@ import { UnavailableError, counter, type Logger, type Redis, type Registry } fro
 
 import type { HttpRulesClient } from './http-rules-client';
 
+/** What the read script answers for an account whose stored snapshot is at the version usage already has. */
+const UNCHANGED = '=';
+
+/**
+ * KEYS: the accounts' snapshot keys; ARGV: the version usage holds of each ('' for none). The version is read
+ * from the value's first bytes (GETRANGE: the rules service writes `{"accountId":"…","version":N,…`, and a
+ * snapshot's content never changes within a version), so an unchanged snapshot never leaves Redis. A value
+ * that does not start that way is answered whole, as is every changed one; '' when there is none.
+ */
+const READ_SCRIPT = `
+local answers = {}
+for i, key in ipairs(KEYS) do
+  local version = string.match(redis.call('GETRANGE', key, 0, 255), '^{"accountId":"[^"]*","version":(%d+),')
+  if version ~= nil and version == ARGV[i] then
+    answers[i] = '='
+  else
+    answers[i] = redis.call('GET', key) or ''
+  end
+end
+return answers
+`;
+
+type ScriptRedis = Redis & { rulesSnapshotsIfChanged(keys: number, ...keysThenVersions: string[]): Promise<string[]> };
+
 interface Cached {
   raw: string;
   snapshot: RulesSnapshot;
@@ -11,8 +35,11 @@ interface Cached {
 /**
  * Rules snapshots for a batch, at most one Redis round trip per batch.
  *
- * One MGET fetches the keys of every account in the batch; a value equal to
- * the one cached in process is reused without parsing. A miss (Redis keeps
+ * One script call reads every account of the batch: an account whose stored
+ * snapshot is at the version cached in process comes back as UNCHANGED
+ * without its value (a snapshot of 1 MiB cost usage ~3.7 ms of CPU a batch to
+ * receive and compare), any other as its stored value; a value equal to the
+ * one cached is still reused without parsing. A miss (Redis keeps
  * nothing on disk, so a restart empties it), an unreadable value or a version
  * older than a reprocessed event requires asks the rules service, which also
  * reseeds Redis. When neither has a snapshot the batch fails with a retriable
@@ -27,9 +54,13 @@ export class RuleSnapshots {
   private readonly redisCalls;
   private readonly fetches;
 
+  private readonly redis: ScriptRedis;
+
   constructor(
     private readonly deps: { redis: Redis; rules: HttpRulesClient; logger: Logger; metrics: Registry },
   ) {
+    if (!('rulesSnapshotsIfChanged' in deps.redis)) deps.redis.defineCommand('rulesSnapshotsIfChanged', { lua: READ_SCRIPT });
+    this.redis = deps.redis as ScriptRedis;
     this.redisCalls = counter(deps.metrics, { name: 'kana_usage_redis_round_trips_total', help: 'Redis round trips for rules snapshots' });
     this.fetches = counter(deps.metrics, { name: 'kana_usage_rules_fetches_total', help: 'Snapshots fetched from the rules service', labelNames: ['outcome'] });
   }
@@ -62,7 +93,9 @@ export class RuleSnapshots {
   private async readRedis(accounts: string[]): Promise<(string | null)[] | undefined> {
     this.redisCalls.inc();
     try {
-      return await this.deps.redis.mget(accounts.map((accountId) => rulesSnapshotKey(accountId)));
+      const versions = accounts.map((accountId) => String(this.cache.get(accountId)?.snapshot.version ?? ''));
+      const values = await this.redis.rulesSnapshotsIfChanged(accounts.length, ...accounts.map((accountId) => rulesSnapshotKey(accountId)), ...versions);
+      return values.map((value) => (value === '' ? null : value));
     } catch (error) {
       // The rules service can still answer; if it cannot either, the batch is retried.
       this.deps.logger.warn({ err: error }, 'redis unavailable for rules snapshots; asking the rules service');
@@ -73,6 +106,7 @@ export class RuleSnapshots {
   private fromRedis(accountId: string, raw: string | null): RulesSnapshot | undefined {
     if (raw === null) return undefined;
     const cached = this.cache.get(accountId);
+    if (raw === UNCHANGED && cached) return cached.snapshot;
     if (cached?.raw === raw) return cached.snapshot;
     let parsed: ReturnType<typeof rulesSnapshot.safeParse>;
     try {
