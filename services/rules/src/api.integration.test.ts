@@ -172,9 +172,10 @@ describe('rules admin API against real Postgres, Redis and Kafka', () => {
   it('never lets an older snapshot replace a newer one, whatever order concurrent writers finish in', async () => {
     const redis = createRedis({ url: rules.config.REDIS_URL, keyPrefix: rules.config.REDIS_KEY_PREFIX, logger: createLogger({ name: 't', level: 'silent' }) });
     await redis.connect();
+    // Separate clients (connections) race each other for one key.
+    const clients = Array.from({ length: 8 }, () => redis.duplicate());
     try {
-      // Separate clients (connections) race each other for one key.
-      const writers = Array.from({ length: 8 }, () => new RedisSnapshotStore(redis.duplicate()));
+      const writers = clients.map((client) => new RedisSnapshotStore(client));
       const accountId = uniqueId('cas');
       const versions = Array.from({ length: 200 }, (_, index) => index + 1).sort(() => Math.random() - 0.5);
       const results = await Promise.all(
@@ -187,9 +188,14 @@ describe('rules admin API against real Postgres, Redis and Kafka', () => {
       expect((await writers[0]!.read(accountId))!.features).toEqual([{ id: 'f200', name: 'x' }]);
       // the key lives under the client's prefix, where usage reads it
       expect(await redis.exists(`rules:${accountId}`)).toBe(1);
-      await Promise.all(writers.map((writer) => (writer as unknown as { redis: { quit(): Promise<unknown> } }).redis.quit()));
+      // A stored value not starting with account and version (not ours, or from an older writer) is compared whole.
+      await redis.set(`rules:${accountId}`, JSON.stringify({ version: 500, accountId, features: [], rules: [] }));
+      expect(await writers[2]!.write({ accountId, version: 499, features: [], rules: [] })).toBe(false);
+      expect(await writers[2]!.write({ accountId, version: 501, features: [], rules: [] })).toBe(true);
+      expect((await writers[0]!.read(accountId))!.version).toBe(501);
     } finally {
-      await redis.quit();
+      // Also when an expectation failed: an open client would keep jest from exiting.
+      await Promise.all([...clients, redis].map((client) => client.quit()));
     }
   });
 });

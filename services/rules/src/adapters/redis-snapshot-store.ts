@@ -4,14 +4,21 @@ import { rulesSnapshotKey, type RulesSnapshot } from '@kana/schemas';
 // Compare-and-set in one Lua script (atomic in Redis): the snapshot is written
 // only when the stored one is older or absent, so a slow writer holding an old
 // snapshot can never put it back over a newer one. An unreadable stored value
-// is replaced (a newer writer would replace it anyway).
+// is replaced (a newer writer would replace it anyway). The stored version is
+// read from the value's first bytes, as usage reads it: decoding a snapshot of
+// up to 1 MiB would hold Redis, and every service's calls to it, for
+// milliseconds; a value in another shape is decoded whole.
 const CAS_SCRIPT = `
-local current = redis.call('GET', KEYS[1])
-if current then
-  local ok, decoded = pcall(cjson.decode, current)
-  if ok and type(decoded) == 'table' and tonumber(decoded.version) ~= nil and tonumber(decoded.version) >= tonumber(ARGV[1]) then
-    return 0
+local version = tonumber(string.match(redis.call('GETRANGE', KEYS[1], 0, 255), '^{"accountId":"[^"]*","version":(%d+),'))
+if version == nil then
+  local current = redis.call('GET', KEYS[1])
+  if current then
+    local ok, decoded = pcall(cjson.decode, current)
+    if ok and type(decoded) == 'table' then version = tonumber(decoded.version) end
   end
+end
+if version ~= nil and version >= tonumber(ARGV[1]) then
+  return 0
 end
 redis.call('SET', KEYS[1], ARGV[2])
 return 1
