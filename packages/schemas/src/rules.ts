@@ -47,3 +47,17 @@ export type RulesSnapshot = z.infer<typeof rulesSnapshot>;
 export function rulesSnapshotKey(accountId: string, prefix = ''): string {
   return `${prefix}rules:${accountId}`;
 }
+
+/**
+ * A snapshot as stored in Redis: account and version first, whatever object the caller built, so that
+ * Redis scripts read the version from the value's first bytes (SNAPSHOT_VERSION_LUA) and never decode
+ * or send the rest of a snapshot that may take up to a megabyte.
+ */
+export function snapshotJson(snapshot: RulesSnapshot): string {
+  return JSON.stringify({ accountId: snapshot.accountId, version: snapshot.version, features: snapshot.features, rules: snapshot.rules });
+}
+
+/** `string.match(redis.call('GETRANGE', key, 0, SNAPSHOT_HEAD_BYTES - 1), SNAPSHOT_VERSION_LUA)`: the stored version, or nil for a value of another shape. */
+export const SNAPSHOT_VERSION_LUA = '^{"accountId":"[^"]*","version":(%d+),';
+export const SNAPSHOT_HEAD_BYTES = 256;
+

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { rulesSnapshotKey, type RulesSnapshot } from '@kana/schemas';
+import { rulesSnapshotKey, snapshotJson, type RulesSnapshot } from '@kana/schemas';
 import type { Redis } from '@kana/platform';
 
 /**
@@ -27,7 +27,7 @@ export class RulesStandIn {
       }
       const accountId = decodeURIComponent(match[1]!);
       const snapshot = this.snapshots.get(accountId) ?? { accountId, version: 0, features: [], rules: [] };
-      void this.redis.set(rulesSnapshotKey(accountId), JSON.stringify(snapshot)).then(() => {
+      void this.redis.set(rulesSnapshotKey(accountId), snapshotJson(snapshot)).then(() => {
         response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(snapshot));
       });
     });

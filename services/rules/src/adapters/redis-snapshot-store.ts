@@ -1,5 +1,5 @@
 import type { Redis } from '@kana/platform';
-import { rulesSnapshotKey, type RulesSnapshot } from '@kana/schemas';
+import { rulesSnapshotKey, SNAPSHOT_HEAD_BYTES, SNAPSHOT_VERSION_LUA, snapshotJson, type RulesSnapshot } from '@kana/schemas';
 
 // Compare-and-set in one Lua script (atomic in Redis): the snapshot is written
 // only when the stored one is older or absent, so a slow writer holding an old
@@ -9,7 +9,7 @@ import { rulesSnapshotKey, type RulesSnapshot } from '@kana/schemas';
 // up to 1 MiB would hold Redis, and every service's calls to it, for
 // milliseconds; a value in another shape is decoded whole.
 const CAS_SCRIPT = `
-local version = tonumber(string.match(redis.call('GETRANGE', KEYS[1], 0, 255), '^{"accountId":"[^"]*","version":(%d+),'))
+local version = tonumber(string.match(redis.call('GETRANGE', KEYS[1], 0, ${SNAPSHOT_HEAD_BYTES - 1}), '${SNAPSHOT_VERSION_LUA}'))
 if version == nil then
   local current = redis.call('GET', KEYS[1])
   if current then
@@ -36,11 +36,8 @@ export class RedisSnapshotStore {
 
   /** true when written, false when Redis already holds this version or a newer one. */
   async write(snapshot: RulesSnapshot): Promise<boolean> {
-    // Account and version first, whatever object the caller built: usage reads them from the value's first
-    // bytes to skip a snapshot it already has (see its RuleSnapshots).
-    const json = JSON.stringify({ accountId: snapshot.accountId, version: snapshot.version, features: snapshot.features, rules: snapshot.rules });
     // ioredis applies the client's keyPrefix to KEYS, so the key here is unprefixed.
-    const written = await this.redis.rulesSnapshotCas(rulesSnapshotKey(snapshot.accountId), String(snapshot.version), json);
+    const written = await this.redis.rulesSnapshotCas(rulesSnapshotKey(snapshot.accountId), String(snapshot.version), snapshotJson(snapshot));
     return written === 1;
   }
 

@@ -1,6 +1,6 @@
 import { createLogger, createMetrics, createRedis, isRetriable, type Redis } from '@kana/platform';
 import { testEnv, uniqueId } from '@kana/platform/testing';
-import { rulesSnapshotKey } from '@kana/schemas';
+import { rulesSnapshotKey, snapshotJson } from '@kana/schemas';
 import { RulesStandIn } from '../rules-stand-in';
 import { aSnapshot } from '../test-builders';
 import { HttpRulesClient } from './http-rules-client';
@@ -36,7 +36,7 @@ describe('rules snapshots from Redis and the rules service', () => {
     standIn.down = false;
     for (const accountId of accounts) {
       standIn.snapshots.set(accountId, aSnapshot({ accountId, version: 1 }));
-      await redis.set(rulesSnapshotKey(accountId), JSON.stringify(aSnapshot({ accountId, version: 1 })));
+      await redis.set(rulesSnapshotKey(accountId), snapshotJson(aSnapshot({ accountId, version: 1 })));
     }
   });
 
@@ -53,7 +53,7 @@ describe('rules snapshots from Redis and the rules service', () => {
     const outputBytes = async () => Number(/total_net_output_bytes:(\d+)/.exec(await redis.info('stats'))![1]);
     // ~1 MiB: 12,000 features, as a large account's snapshot can be.
     const large = (version: number) => aSnapshot({ accountId: 'big', version, features: Array.from({ length: 12_000 }, (_, i) => ({ id: `feature_${i}`, name: `A feature called ${i}`.padEnd(60, '.') })) });
-    await redis.set(rulesSnapshotKey('big'), JSON.stringify(large(7)));
+    await redis.set(rulesSnapshotKey('big'), snapshotJson(large(7)));
     expect((await snapshots.forBatch(new Map([['big', 0]]))).get('big')!.features).toHaveLength(12_000);
 
     const before = await outputBytes();
@@ -61,7 +61,7 @@ describe('rules snapshots from Redis and the rules service', () => {
     // Five batches of a 1 MiB snapshot re-read would be over 5 MB; INFO's own answers are a few KB.
     expect((await outputBytes()) - before).toBeLessThan(50_000);
 
-    await redis.set(rulesSnapshotKey('big'), JSON.stringify(large(8)));
+    await redis.set(rulesSnapshotKey('big'), snapshotJson(large(8)));
     expect((await snapshots.forBatch(new Map([['big', 0]]))).get('big')!.version).toBe(8);
     await redis.del(rulesSnapshotKey('big'));
   });
@@ -104,9 +104,9 @@ describe('rules snapshots from Redis and the rules service', () => {
   });
 
   it('never goes back to an older version than one it has seen', async () => {
-    await redis.set(rulesSnapshotKey('a1'), JSON.stringify(aSnapshot({ accountId: 'a1', version: 5 })));
+    await redis.set(rulesSnapshotKey('a1'), snapshotJson(aSnapshot({ accountId: 'a1', version: 5 })));
     expect((await snapshots.forBatch(new Map([['a1', 0]]))).get('a1')!.version).toBe(5);
-    await redis.set(rulesSnapshotKey('a1'), JSON.stringify(aSnapshot({ accountId: 'a1', version: 4 })));
+    await redis.set(rulesSnapshotKey('a1'), snapshotJson(aSnapshot({ accountId: 'a1', version: 4 })));
     expect((await snapshots.forBatch(new Map([['a1', 0]]))).get('a1')!.version).toBe(5);
   });
 });

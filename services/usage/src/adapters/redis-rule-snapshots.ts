@@ -1,4 +1,4 @@
-import { rulesSnapshot, rulesSnapshotKey, type RulesSnapshot } from '@kana/schemas';
+import { rulesSnapshot, rulesSnapshotKey, SNAPSHOT_HEAD_BYTES, SNAPSHOT_VERSION_LUA, type RulesSnapshot } from '@kana/schemas';
 import { UnavailableError, counter, type Logger, type Redis, type Registry } from '@kana/platform';
 
 import type { HttpRulesClient } from './http-rules-client';
@@ -8,14 +8,14 @@ const UNCHANGED = '=';
 
 /**
  * KEYS: the accounts' snapshot keys; ARGV: the version usage holds of each ('' for none). The version is read
- * from the value's first bytes (GETRANGE: the rules service writes `{"accountId":"…","version":N,…`, and a
- * snapshot's content never changes within a version), so an unchanged snapshot never leaves Redis. A value
+ * from the value's first bytes (GETRANGE: the rules service stores snapshotJson, and a snapshot's content
+ * never changes within a version), so an unchanged snapshot never leaves Redis. A value
  * that does not start that way is answered whole, as is every changed one; '' when there is none.
  */
 const READ_SCRIPT = `
 local answers = {}
 for i, key in ipairs(KEYS) do
-  local version = string.match(redis.call('GETRANGE', key, 0, 255), '^{"accountId":"[^"]*","version":(%d+),')
+  local version = string.match(redis.call('GETRANGE', key, 0, ${SNAPSHOT_HEAD_BYTES - 1}), '${SNAPSHOT_VERSION_LUA}')
   if version ~= nil and version == ARGV[i] then
     answers[i] = '='
   else
