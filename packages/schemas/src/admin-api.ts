@@ -177,7 +177,12 @@ export const unmappedEvent = z.object({
   reason: z.enum(['no_rule', 'unknown_feature']),
 });
 export const unmappedPage = page(unmappedEvent);
-export const previewAnswer = z.object({ matchingUnmapped: z.number().int(), sample: z.array(unmappedEvent) });
+export const previewAnswer = z.object({
+  matchingUnmapped: z.number().int().describe('how many of the scanned stored unmapped events the rule would map: exact, never an estimate'),
+  sample: z.array(unmappedEvent),
+  complete: z.boolean().describe('false when the preview stopped at its deadline (an account with millions of events of this name): matchingUnmapped then counts the oldest `scanned` of them'),
+  scanned: z.number().int().describe('stored unmapped events of this name looked at'),
+});
 
 export const reprocessJob = z.object({
   id: z.string(),

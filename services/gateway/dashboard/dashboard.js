@@ -207,8 +207,10 @@ function say(text, where = 'rule-result') {
 
 async function previewRule(form) {
   const rule = ruleOf(form);
-  const { matchingUnmapped } = await api('/v1/rules/preview', rule);
-  say(`${matchingUnmapped} stored unmapped event${matchingUnmapped === 1 ? '' : 's'} would be counted for ${rule.featureId}.`);
+  const { matchingUnmapped, complete, scanned } = await api('/v1/rules/preview', rule);
+  const events = `${matchingUnmapped} stored unmapped event${matchingUnmapped === 1 ? '' : 's'}`;
+  // An account with millions of events of this name: the preview counted the oldest `scanned` before its deadline.
+  say(complete === false ? `${events} of the oldest ${scanned} looked at (there are more) would be counted for ${rule.featureId}.` : `${events} would be counted for ${rule.featureId}.`);
 }
 
 async function createRule(form) {

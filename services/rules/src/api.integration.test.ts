@@ -126,6 +126,42 @@ describe('rules admin API against real Postgres, Redis and Kafka', () => {
     expect((await snapshot()).rules.map((rule) => rule.id)).toEqual([first.json().id, disabled.json().id]);
   });
 
+  it('previews a rule over 50,000 stored events exactly, and says how far it got when its deadline comes first', async () => {
+    const hurried = await startRules({ PREVIEW_PAGE_SIZE: '100', PREVIEW_DEADLINE_MS: '100' });
+    try {
+      const accountId = uniqueId('big');
+      // Stored as usage reports them: every third one on the pro plan; with a context, as real events have.
+      const store = (pool: typeof rules.app.pool) =>
+        pool.query(
+          `INSERT INTO unmapped_events (account_id, event_time, message_id, user_id, event_name, feature_id, reason, rules_version, request_id, received_at, event)
+           SELECT $1, t, 'm-' || lpad(g::text, 6, '0'), 'user-' || (g % 100), 'Export', NULL, 'no_rule', 1, 'req-' || g, '2026-11-01T00:00:00.000Z',
+             json_build_object('type', 'track', 'event', 'Export', 'userId', 'user-' || (g % 100), 'messageId', 'm-' || lpad(g::text, 6, '0'),
+               'timestamp', to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'context', json_build_object('ip', '203.0.113.9'), 'integrations', '{}'::json,
+               'properties', json_build_object('plan', CASE WHEN g % 3 = 0 THEN 'pro' ELSE 'free' END, 'rows', g))
+           FROM generate_series(1, 50000) AS g, LATERAL (SELECT timestamptz '2026-11-01T00:00:00Z' + g * interval '1 second') AS x(t)`,
+          [accountId],
+        );
+      await Promise.all([store(rules.app.pool), store(hurried.app.pool)]);
+      const draft = { featureId: 'exports', eventName: 'Export', conditions: [{ property: 'plan', operator: 'eq', value: 'pro' }] };
+
+      const whole = (await httpCall(rules.url, 'POST', '/v1/rules/preview', draft, { [ACCOUNT_HEADER]: accountId })).json();
+      expect(whole).toMatchObject({ matchingUnmapped: 16_666, complete: true, scanned: 50_000 });
+
+      const partial = (await httpCall(hurried.url, 'POST', '/v1/rules/preview', draft, { [ACCOUNT_HEADER]: accountId })).json();
+      expect(partial.complete).toBe(false);
+      expect(partial.scanned % 100).toBe(0);
+      expect(partial.scanned).toBeGreaterThan(0);
+      expect(partial.scanned).toBeLessThan(50_000);
+      // Exact among the oldest `scanned`: every third of them.
+      expect(partial.matchingUnmapped).toBe(Math.floor(partial.scanned / 3));
+      expect(partial.sample.map((event: { messageId: string }) => event.messageId)).toEqual(Array.from({ length: 10 }, (_, i) => `m-${String(3 * (i + 1)).padStart(6, '0')}`));
+      expect(partial.sample[0]).toEqual({ messageId: 'm-000003', userId: 'user-3', event: 'Export', properties: { plan: 'pro', rows: 3 }, timestamp: '2026-11-01T00:00:03.000Z', reason: 'no_rule' });
+    } finally {
+      await hurried.stop();
+      await cleanUp(hurried.config);
+    }
+  }, 60_000);
+
   it('paginates with an opaque cursor', async () => {
     const accountId = uniqueId('acc');
     for (const id of ['a', 'b', 'c']) await call('POST', '/v1/features', { id, name: id.toUpperCase() }, accountId);

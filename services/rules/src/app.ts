@@ -66,7 +66,7 @@ export function build(config: RulesConfig, deps: { logger: Logger; listen?: bool
   const snapshotStore = new RedisSnapshotStore(redis);
   const snapshots = new SnapshotPublisher({ pool, store: snapshotStore, logger });
   const changes = new ChangeService({ pool, snapshots });
-  const preview = new PreviewService({ pageSize: config.PREVIEW_PAGE_SIZE }, { pool });
+  const preview = new PreviewService({ pageSize: config.PREVIEW_PAGE_SIZE, deadlineMs: config.PREVIEW_DEADLINE_MS }, { pool });
   // The walker's own producer: several requests in flight (lanes) so pages
   // are acknowledged side by side, without delaying the consumers' sends.
   const walkerProducer = new CoalescingProducer(

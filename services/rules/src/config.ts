@@ -23,6 +23,8 @@ export const rulesEnv = z.object({
   REPROCESS_SETTLE_MS: z.coerce.number().int().min(100).max(3_600_000).default(120_000),
   /** Stored events scanned per query when previewing a draft rule. */
   PREVIEW_PAGE_SIZE: z.coerce.number().int().min(100).max(50_000).default(5_000),
+  /** A preview answers with what it counted so far (complete: false) once this passed: under the gateway's ADMIN_TIMEOUT_MS (10 s). */
+  PREVIEW_DEADLINE_MS: z.coerce.number().int().min(100).max(600_000).default(7_000),
 });
 
 export type RulesConfig = z.infer<typeof rulesEnv>;

@@ -1,6 +1,6 @@
 import type { Pool } from '@kana/platform';
 import type { adminApi } from '@kana/schemas';
-import { pageByEventName, type Position, type StoredEvent } from './adapters/pg-unmapped-store';
+import { propertiesByEventName, storedByMessageIds, type Position, type StoredEvent } from './adapters/pg-unmapped-store';
 import { ruleMatches } from './domain/matcher';
 
 export const SAMPLE_SIZE = 10;
@@ -21,28 +21,40 @@ export function toApiEvent(stored: StoredEvent): adminApi.UnmappedEvent {
  * How many stored unmapped events a draft rule would map. Conditions are
  * evaluated with the same matcher as usage (not translated to SQL, where
  * numeric strings and type mismatches would behave differently), over the
- * events of that name in pages, so the count is exact, never an estimate.
+ * events of that name in pages, oldest first, so the count is exact, never an
+ * estimate. An account can have millions of them: when the deadline (under the
+ * gateway's timeout for admin calls) comes first, the answer is the exact count
+ * among the events scanned so far, and says so (`complete: false`, `scanned`),
+ * rather than no answer at all.
  */
 export class PreviewService {
   constructor(
-    private readonly config: { pageSize: number },
+    private readonly config: { pageSize: number; deadlineMs: number },
     private readonly deps: { pool: Pool },
   ) {}
 
   async preview(accountId: string, draft: adminApi.PreviewInput): Promise<adminApi.PreviewAnswer> {
+    const deadline = performance.now() + this.config.deadlineMs;
     let matchingUnmapped = 0;
-    const sample: ReturnType<typeof toApiEvent>[] = [];
+    let scanned = 0;
+    const sampleIds: string[] = [];
     let after: Position | undefined;
     for (;;) {
-      const page = await pageByEventName(this.deps.pool, accountId, draft.eventName, this.config.pageSize, after);
-      for (const stored of page) {
-        if (!ruleMatches(draft, stored.event)) continue;
+      const page = await propertiesByEventName(this.deps.pool, accountId, draft.eventName, this.config.pageSize, after);
+      for (const { position, properties } of page) {
+        if (!ruleMatches(draft, { event: draft.eventName, properties })) continue;
         matchingUnmapped++;
-        if (sample.length < SAMPLE_SIZE) sample.push(toApiEvent(stored));
+        if (sampleIds.length < SAMPLE_SIZE) sampleIds.push(position.messageId);
       }
+      scanned += page.length;
       if (page.length < this.config.pageSize) break;
-      after = page[page.length - 1];
+      after = page[page.length - 1]!.position;
+      if (performance.now() >= deadline) {
+        const sample = await storedByMessageIds(this.deps.pool, accountId, sampleIds);
+        return { matchingUnmapped, sample: sample.map(toApiEvent), complete: false, scanned };
+      }
     }
-    return { matchingUnmapped, sample };
+    const sample = await storedByMessageIds(this.deps.pool, accountId, sampleIds);
+    return { matchingUnmapped, sample: sample.map(toApiEvent), complete: true, scanned };
   }
 }

@@ -81,7 +81,7 @@ describe('retroactive reprocessing with the real usage service', () => {
 
     const draft = { featureId: 'messages', eventName: 'Message Sent', conditions: [{ property: 'plan', operator: 'eq', value: 'pro' }] };
     const preview = (await as('POST', '/v1/rules/preview', draft)).json();
-    expect(preview.matchingUnmapped).toBe(23);
+    expect(preview).toMatchObject({ matchingUnmapped: 23, complete: true, scanned: 33 });
     expect(preview.sample).toHaveLength(10);
     expect(preview.sample[0].properties.plan).toBe('pro');
 

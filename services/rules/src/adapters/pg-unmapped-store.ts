@@ -115,15 +115,34 @@ export async function listUnmapped(db: Db, accountId: string, filter: ListFilter
 }
 
 /** Events a rule for `eventName` could map (no featureId), oldest first, for the preview scan. */
-export async function pageByEventName(db: Db, accountId: string, eventName: string, limit: number, after?: Position): Promise<StoredEvent[]> {
-  const { rows } = await db.query(
-    `SELECT ${COLUMNS} FROM unmapped_events
+/**
+ * A page of one event name's stored events, oldest first, for the preview: each one's position and
+ * properties only, what a rule's conditions read. Postgres takes the properties out of the stored event, so
+ * the rest of it (context, integrations: most of its bytes) is neither sent nor parsed.
+ */
+export async function propertiesByEventName(
+  db: Db,
+  accountId: string,
+  eventName: string,
+  limit: number,
+  after?: Position,
+): Promise<{ position: Position; properties: Record<string, unknown> }[]> {
+  const { rows } = await db.query<{ event_time_text: string; message_id: string; properties: Record<string, unknown> | null }>(
+    `SELECT event_time::text AS event_time_text, message_id, event->'properties' AS properties FROM unmapped_events
      WHERE account_id = $1 AND event_name = $2 AND feature_id IS NULL
        AND ($3::timestamptz IS NULL OR (event_time, message_id) > ($3::timestamptz, $4::text))
      ORDER BY event_time, message_id LIMIT $5`,
     [accountId, eventName, after?.eventTime ?? null, after?.messageId ?? null, limit],
   );
-  return rows.map(toStored);
+  return rows.map((row) => ({ position: { eventTime: row.event_time_text, messageId: row.message_id }, properties: row.properties ?? {} }));
+}
+
+/** The stored events of these message ids, in the order given (ids not stored are left out). */
+export async function storedByMessageIds(db: Db, accountId: string, messageIds: readonly string[]): Promise<StoredEvent[]> {
+  if (messageIds.length === 0) return [];
+  const { rows } = await db.query(`SELECT ${COLUMNS} FROM unmapped_events WHERE account_id = $1 AND message_id = ANY($2::text[])`, [accountId, messageIds]);
+  const byId = new Map(rows.map((row) => [row.message_id as string, toStored(row)]));
+  return messageIds.flatMap((id) => byId.get(id) ?? []);
 }
 
 const SELECTED = `account_id = $1 AND rules_version < $2
