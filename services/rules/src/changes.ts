@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { UnavailableError, httpError, inTransaction, type Pool, type PoolClient } from '@kana/platform';
-import type { adminApi } from '@kana/schemas';
+import { snapshotJson, type adminApi } from '@kana/schemas';
 import { isTransientDbError } from './adapters/pg-errors';
 import * as catalog from './adapters/pg-catalog';
 import { startJob, type Job } from './adapters/pg-jobs';
@@ -95,7 +95,7 @@ export const MAX_SNAPSHOT_BYTES = 1024 * 1024;
 
 /** After a change that adds to the snapshot, in its transaction: refused (rolled back) when the snapshot would pass the limit. */
 async function requireSnapshotRoom(tx: PoolClient, accountId: string, version: number): Promise<void> {
-  const bytes = Buffer.byteLength(JSON.stringify(await catalog.snapshotIn(tx, accountId, version)));
+  const bytes = Buffer.byteLength(snapshotJson(await catalog.snapshotIn(tx, accountId, version)));
   if (bytes > MAX_SNAPSHOT_BYTES) {
     throw httpError(
       409,

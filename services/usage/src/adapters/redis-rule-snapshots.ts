@@ -17,7 +17,7 @@ local answers = {}
 for i, key in ipairs(KEYS) do
   local version = string.match(redis.call('GETRANGE', key, 0, ${SNAPSHOT_HEAD_BYTES - 1}), '${SNAPSHOT_VERSION_LUA}')
   if version ~= nil and version == ARGV[i] then
-    answers[i] = '='
+    answers[i] = '${UNCHANGED}'
   else
     answers[i] = redis.call('GET', key) or ''
   end
