@@ -60,4 +60,3 @@ export function snapshotJson(snapshot: RulesSnapshot): string {
 /** `string.match(redis.call('GETRANGE', key, 0, SNAPSHOT_HEAD_BYTES - 1), SNAPSHOT_VERSION_LUA)`: the stored version, or nil for a value of another shape. */
 export const SNAPSHOT_VERSION_LUA = '^{"accountId":"[^"]*","version":(%d+),';
 export const SNAPSHOT_HEAD_BYTES = 256;
-

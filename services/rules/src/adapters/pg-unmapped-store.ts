@@ -114,9 +114,8 @@ export async function listUnmapped(db: Db, accountId: string, filter: ListFilter
   return rows.map(toStored);
 }
 
-/** Events a rule for `eventName` could map (no featureId), oldest first, for the preview scan. */
 /**
- * A page of one event name's stored events, oldest first, for the preview: each one's position and
+ * A page of the stored events a rule for `eventName` could map (no featureId), oldest first, for the preview: each one's position and
  * properties only, what a rule's conditions read. Postgres takes the properties out of the stored event, so
  * the rest of it (context, integrations: most of its bytes) is neither sent nor parsed.
  */
