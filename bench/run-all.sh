@@ -10,4 +10,5 @@ node bench/gateway/run.js 10
 node bench/identity/run.js 40000
 EVENTS=100000 bench/usage/run.sh
 node bench/usage/resolve.js
+node bench/usage/queries.js
 STORED="${STORED:-1000000}" bench/reprocess/run.sh
