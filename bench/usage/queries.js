@@ -7,7 +7,6 @@
 //
 //   pnpm exec tsc -b services/usage && RECORDS=1000000 USERS=10000 node bench/usage/queries.js
 'use strict';
-const fs = require('node:fs');
 const os = require('node:os');
 const { join } = require('node:path');
 const { createRequire } = require('node:module');
@@ -17,6 +16,7 @@ const { createPool, migrate } = usageRequire('@kana/platform');
 const { STACK, dropSchema, uniqueId } = usageRequire('@kana/platform/testing');
 const { MIGRATIONS_DIR } = require(join(root, 'services', 'usage', 'dist', 'app'));
 const { PgUsageQueries } = require(join(root, 'services', 'usage', 'dist', 'adapters', 'pg-usage-queries'));
+const { writeSection } = require('./section');
 
 const RECORDS = Number(process.env.RECORDS ?? 1_000_000);
 const USERS = Number(process.env.USERS ?? 10_000);
@@ -71,37 +71,28 @@ async function main() {
       ...rows.map((r) => `| ${r.name === 'totals' ? 'GET /v1/usage?userId=' : 'GET /v1/usage/records?userId='} | ${r.scan.toFixed(1)} | ${r.index.toFixed(2)} | ${(r.scan / r.index).toFixed(0)} |`),
     ].join('\n');
     console.log(table);
-    writeSection(table);
+    writeTable(table);
   } finally {
     await pool.end();
     await dropSchema(schema).catch(() => undefined);
   }
 }
 
-function writeSection(table) {
-  const section = [
-    '<!-- usage-queries:start -->',
-    "### One customer's usage in a large account",
-    '',
-    `Command: \`pnpm exec tsc -b services/usage && RECORDS=${RECORDS} USERS=${USERS} node bench/usage/queries.js\` (${new Date().toISOString().slice(0, 10)}, ${os.cpus()[0]?.model ?? 'unknown CPU'}).`,
-    `${RECORDS.toLocaleString('en-US')} usage records of one account over ${USERS.toLocaleString('en-US')} users in a schema migrated as the service's; the service's`,
-    `queries (PgUsageQueries) for ${CALLS} users, a month each, with the index of migration 006 on (account_id, user_id,`,
-    'event_time) and, in the same run and schema, without it (dropped).',
-    '',
-    table,
-    '<!-- usage-queries:end -->',
-  ].join('\n');
-  const file = join(root, 'BENCHMARKS.md');
-  const text = fs.readFileSync(file, 'utf8');
-  const start = text.indexOf('<!-- usage-queries:start -->');
-  const end = text.indexOf('<!-- usage-queries:end -->');
-  fs.writeFileSync(
-    file,
-    start >= 0 && end > start
-      ? text.slice(0, start) + section + text.slice(end + '<!-- usage-queries:end -->'.length)
-      : text.replace('<!-- usage-resolve:end -->\n', `<!-- usage-resolve:end -->\n\n${section}\n`),
+function writeTable(table) {
+  writeSection(
+    'usage-queries',
+    [
+      "### One customer's usage in a large account",
+      '',
+      `Command: \`pnpm exec tsc -b services/usage && RECORDS=${RECORDS} USERS=${USERS} node bench/usage/queries.js\` (${new Date().toISOString().slice(0, 10)}, ${os.cpus()[0]?.model ?? 'unknown CPU'}).`,
+      `${RECORDS.toLocaleString('en-US')} usage records of one account over ${USERS.toLocaleString('en-US')} users in a schema migrated as the service's; the service's`,
+      `queries (PgUsageQueries) for ${CALLS} users, a month each, with the index of migration 006 on (account_id, user_id,`,
+      'event_time) and, in the same run and schema, without it (dropped).',
+      '',
+      table,
+    ],
+    'usage-resolve',
   );
-  console.log('written to BENCHMARKS.md');
 }
 
 main().catch((error) => {

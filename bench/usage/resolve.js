@@ -6,7 +6,7 @@
 //
 //   pnpm exec tsc -b services/usage && node bench/usage/resolve.js
 'use strict';
-const fs = require('node:fs');
+const { writeSection } = require('./section');
 const { join } = require('node:path');
 const root = join(__dirname, '..', '..');
 const { resolveEvent } = require(join(root, 'services', 'usage', 'dist', 'domain', 'resolve.js'));
@@ -86,25 +86,17 @@ const table = [
 ].join('\n');
 console.log(table);
 
-const section = [
-  '<!-- usage-resolve:start -->',
-  '### Per event: an account with many features and rules',
-  '',
-  `Command: \`${command}\` (${new Date().toISOString().slice(0, 10)}, ${require('node:os').cpus()[0]?.model ?? 'unknown CPU'}).`,
-  `Mapping one event (half by rules, half by \`properties.featureId\`; ${EVENTS.toLocaleString('en-US')} events, best of three alternating rounds):`,
-  "usage's `resolveEvent`, which indexes each snapshot once (feature ids, rules by event name), against scanning every",
-  'feature and rule in snapshot order, as it did before, in the same run.',
-  '',
-  table,
-  '<!-- usage-resolve:end -->',
-].join('\n');
-const file = join(root, 'BENCHMARKS.md');
-const text = fs.readFileSync(file, 'utf8');
-const start = text.indexOf('<!-- usage-resolve:start -->');
-const end = text.indexOf('<!-- usage-resolve:end -->');
-const next =
-  start >= 0 && end > start
-    ? text.slice(0, start) + section + text.slice(end + '<!-- usage-resolve:end -->'.length)
-    : text.replace('<!-- usage:end -->\n', `<!-- usage:end -->\n\n${section}\n`);
-fs.writeFileSync(file, next);
-console.log('written to BENCHMARKS.md');
+writeSection(
+  'usage-resolve',
+  [
+    '### Per event: an account with many features and rules',
+    '',
+    `Command: \`${command}\` (${new Date().toISOString().slice(0, 10)}, ${require('node:os').cpus()[0]?.model ?? 'unknown CPU'}).`,
+    `Mapping one event (half by rules, half by \`properties.featureId\`; ${EVENTS.toLocaleString('en-US')} events, best of three alternating rounds):`,
+    "usage's `resolveEvent`, which indexes each snapshot once (feature ids, rules by event name), against scanning every",
+    'feature and rule in snapshot order, as it did before, in the same run.',
+    '',
+    table,
+  ],
+  'usage',
+);
