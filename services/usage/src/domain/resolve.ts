@@ -54,7 +54,6 @@ interface SnapshotIndex {
 
 const NO_RULES: readonly SnapshotRule[] = [];
 const indexes = new WeakMap<RulesSnapshot, SnapshotIndex>();
-let last: { snapshot: RulesSnapshot | undefined; index: SnapshotIndex } = { snapshot: undefined, index: { features: new Set(), rulesByEvent: new Map() } };
 
 /**
  * Built once per snapshot object (snapshots are never changed in place; usage reuses one parsed snapshot for
@@ -63,8 +62,6 @@ let last: { snapshot: RulesSnapshot | undefined; index: SnapshotIndex } = { snap
  * of usage's work on an event costs) and slowed every account sharing the process; now ~1 us (bench/usage/resolve.js).
  */
 function indexOf(snapshot: RulesSnapshot): SnapshotIndex {
-  // A batch is nearly always one account's: its snapshot again, without the WeakMap's hashing.
-  if (snapshot === last.snapshot) return last.index;
   let index = indexes.get(snapshot);
   if (index === undefined) {
     const rulesByEvent = new Map<string, SnapshotRule[]>();
@@ -76,6 +73,5 @@ function indexOf(snapshot: RulesSnapshot): SnapshotIndex {
     index = { features: new Set(snapshot.features.map((feature) => feature.id)), rulesByEvent };
     indexes.set(snapshot, index);
   }
-  last = { snapshot, index };
   return index;
 }
