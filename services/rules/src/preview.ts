@@ -39,7 +39,8 @@ export class PreviewService {
     let scanned = 0;
     const sampleIds: string[] = [];
     let after: Position | undefined;
-    for (;;) {
+    let complete = false;
+    while (!complete && performance.now() < deadline) {
       const page = await propertiesByEventName(this.deps.pool, accountId, draft.eventName, this.config.pageSize, after);
       for (const { position, properties } of page) {
         if (!ruleMatches(draft, { event: draft.eventName, properties })) continue;
@@ -47,14 +48,10 @@ export class PreviewService {
         if (sampleIds.length < SAMPLE_SIZE) sampleIds.push(position.messageId);
       }
       scanned += page.length;
-      if (page.length < this.config.pageSize) break;
-      after = page[page.length - 1]!.position;
-      if (performance.now() >= deadline) {
-        const sample = await storedByMessageIds(this.deps.pool, accountId, sampleIds);
-        return { matchingUnmapped, sample: sample.map(toApiEvent), complete: false, scanned };
-      }
+      complete = page.length < this.config.pageSize;
+      after = page[page.length - 1]?.position;
     }
     const sample = await storedByMessageIds(this.deps.pool, accountId, sampleIds);
-    return { matchingUnmapped, sample: sample.map(toApiEvent), complete: true, scanned };
+    return { matchingUnmapped, sample: sample.map(toApiEvent), complete, scanned };
   }
 }
