@@ -107,6 +107,9 @@ function envelopeOf(value: Buffer | null): Pick<DeadLetter, 'accountId' | 'messa
   }
 }
 
+/** The headers the DLQ adds, which a replayed message leaves behind. */
+const DLQ_HEADER_NAMES: ReadonlySet<string> = new Set(Object.values(DLQ_HEADERS));
+
 /** The consumer group a replay of `topic` commits its progress with: each replay continues after the last one. */
 export const replayGroup = (topic: string): string => `kana-dead-letters-replay.${topic}`;
 
@@ -160,9 +163,12 @@ export async function replayDeadLetters(kafka: Kafka, topic: string, options: { 
               }
               const headers: Record<string, Buffer | string> = {};
               for (const [name, value] of Object.entries(message.headers ?? {})) {
-                if (!(Object.values(DLQ_HEADERS) as string[]).includes(name) && value !== undefined) headers[name] = Array.isArray(value) ? value[0]! : value;
+                if (!DLQ_HEADER_NAMES.has(name) && value !== undefined) headers[name] = Array.isArray(value) ? value[0]! : value;
               }
-              bySource.set(source, [...(bySource.get(source) ?? []), { key: message.key, value: message.value, headers }]);
+              const replayed = { key: message.key, value: message.value, headers };
+              const same = bySource.get(source);
+              if (same) same.push(replayed);
+              else bySource.set(source, [replayed]);
             }
             for (const [source, messages] of bySource) {
               await producer.send({ topic: source, acks: -1, messages });
