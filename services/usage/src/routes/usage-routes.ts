@@ -6,7 +6,7 @@ import type { PgUsageQueries } from '../adapters/pg-usage-queries';
 const { usageQuery, usageRecordsQuery: recordsQuery } = adminApi;
 
 const recordsCursor = z.object({ t: z.string().refine((t) => !Number.isNaN(Date.parse(t))), id: z.uuid() });
-const totalsCursor = z.object({ u: z.string(), f: z.string() });
+const totalsCursor = z.object({ u: z.string(), f: z.string(), w: z.boolean().optional() });
 
 /** Reads a cursor position (opaque to clients, see decodeCursor) of the given shape; a wrong shape is a 400. */
 const shaped =
@@ -21,8 +21,8 @@ export function usageRoutes(deps: { queries: PgUsageQueries }) {
       const accountId = requireAccountId(request);
       const { limit, cursor, ...filter } = parseOr400(usageQuery, request.query, 'query');
       const after = cursor ? decodeCursor(cursor, shaped(totalsCursor)) : null;
-      const page = await deps.queries.totals({ accountId, ...filter }, limit, after && { userId: after.u, featureId: after.f });
-      return { data: page.data, nextCursor: page.next ? encodeCursor({ u: page.next.userId, f: page.next.featureId }) : null };
+      const page = await deps.queries.totals({ accountId, ...filter }, limit, after && { userId: after.u, featureId: after.f, walk: after.w });
+      return { data: page.data, nextCursor: page.next ? encodeCursor({ u: page.next.userId, f: page.next.featureId, w: page.next.walk }) : null };
     });
 
     app.get('/v1/usage/records', async (request): Promise<adminApi.Page<adminApi.UsageRecord>> => {
