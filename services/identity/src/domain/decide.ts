@@ -4,7 +4,7 @@ import { isImport, type IdentifyInput, type UserRecord } from './user';
 /** What decide() needs to know about the account's users; UserView implements it. */
 export interface UserLookup {
   byUserId(accountId: string, userId: string): UserRecord | undefined;
-  /** Every user of the account whose normalised email is `email`. */
+  /** Every user of the account whose normalised email is `email`, when an import without userId has it (else at least those). */
   byEmail(accountId: string, email: string): UserRecord[];
   /** When a user with this userId was deleted (ms), if it was. */
   deletedAt(accountId: string, userId: string): number | undefined;

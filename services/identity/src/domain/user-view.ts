@@ -28,7 +28,9 @@ class ByAccount<V> {
  * in memory. Decisions are applied here one message at a time, in partition
  * order, so later messages of the batch see earlier ones; the store then
  * writes what changed in one transaction. `byEmail` is complete only for
- * emails that were loaded, which are exactly the emails decide() asks about.
+ * emails that were loaded: those of the batch that an import without userId
+ * has, the only ones whose users decide() acts on (for any other email it
+ * finds no import, whatever else it finds).
  */
 export class UserView implements UserLookup {
   private readonly users = new Map<string, UserRecord>();
