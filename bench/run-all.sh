@@ -11,4 +11,5 @@ node bench/identity/run.js 40000
 EVENTS=100000 bench/usage/run.sh
 node bench/usage/resolve.js
 node bench/usage/queries.js
+node bench/usage/aliases.js
 STORED="${STORED:-1000000}" bench/reprocess/run.sh

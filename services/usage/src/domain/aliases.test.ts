@@ -52,4 +52,35 @@ describe('resolveAliases', () => {
       { numRuns: 2_000 },
     );
   });
+
+  it('gives each userId the alias it gets from the merges and deletions of its component alone', () => {
+    // What PgUserAliases relies on to recompute only the users a batch is connected to by merges.
+    const users = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g');
+    const history = fc.record({
+      merges: fc.array(fc.tuple(users, users), { maxLength: 10 }).map((pairs) =>
+        pairs.filter(([from, into]) => from !== into).map(([from, into], i) => merge(from, into, 2 * i + 1)),
+      ),
+      deletions: fc.array(fc.tuple(users, fc.integer({ min: 0, max: 22 })), { maxLength: 4 }).map((pairs) => pairs.map(([user, at]) => ({ user, at }))),
+    });
+    fc.assert(
+      fc.property(history, ({ merges, deletions }) => {
+        const everything = resolveAliases(merges, deletions);
+        for (const start of ['a', 'b', 'c', 'd', 'e', 'f', 'g']) {
+          const component = new Set([start]);
+          for (let grew = true; grew; ) {
+            grew = false;
+            for (const m of merges) {
+              if (component.has(m.from) !== component.has(m.into)) [component.add(m.from), component.add(m.into), (grew = true)];
+            }
+          }
+          const alone = resolveAliases(
+            merges.filter((m) => component.has(m.from)),
+            deletions.filter((d) => component.has(d.user)),
+          );
+          for (const user of component) expect(alone.get(user)).toEqual(everything.get(user));
+        }
+      }),
+      { numRuns: 2_000 },
+    );
+  });
 });
