@@ -1,5 +1,4 @@
-import { createPool, migrate, type Pool } from '@kana/platform';
-import { STACK, dropSchema, testEnv, uniqueId } from '@kana/platform/testing';
+import { migratedSchema, uniqueId } from '@kana/platform/testing';
 import { MIGRATIONS_DIR } from '../app';
 import type { IdentifyInput } from '../domain/user';
 import { PgIdentityStore } from './pg-identify-store';
@@ -9,20 +8,12 @@ import { PgIdentityStore } from './pg-identify-store';
  * not among them unless an import without userId has that email too.
  */
 describe('identify batches and the users of a shared email', () => {
-  const env = testEnv('identity', uniqueId('store'));
-  let pool: Pool;
+  const db = migratedSchema('identity', MIGRATIONS_DIR, 'store', { max: 4 });
   let store: PgIdentityStore;
   let minute = 0;
 
-  beforeAll(async () => {
-    pool = createPool({ url: STACK.DATABASE_URL, schema: env.DATABASE_SCHEMA!, max: 4 });
-    await migrate(pool, { schema: env.DATABASE_SCHEMA!, dir: MIGRATIONS_DIR });
-    store = new PgIdentityStore({ pool });
-  });
-
-  afterAll(async () => {
-    await pool.end();
-    await dropSchema(env.DATABASE_SCHEMA!);
+  beforeAll(() => {
+    store = new PgIdentityStore({ pool: db.pool });
   });
 
   const identify = (accountId: string, userId: string, email: string): IdentifyInput => ({
@@ -35,11 +26,13 @@ describe('identify batches and the users of a shared email', () => {
 
   /** Runs `work` while another transaction holds a lock on `userId`'s row; whether `work` finished before the lock went. */
   async function whileLocked(accountId: string, userId: string, work: () => Promise<unknown>): Promise<boolean> {
-    const holder = await pool.connect();
+    const holder = await db.pool.connect();
     try {
       await holder.query('BEGIN');
       await holder.query('SELECT id FROM users WHERE account_id = $1 AND user_id = $2 FOR UPDATE', [accountId, userId]);
-      const finished = await Promise.race([work().then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), 5_000))]);
+      let timer: NodeJS.Timeout | undefined;
+      const finished = await Promise.race([work().then(() => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), 5_000)))]);
+      clearTimeout(timer);
       await holder.query('COMMIT');
       return finished;
     } finally {
@@ -54,14 +47,14 @@ describe('identify batches and the users of a shared email', () => {
     const finished = await whileLocked(account, 'teammate-3', () => store.applyBatch([identify(account, 'newcomer', 'team@example.com')], 'identify:1'));
 
     expect(finished).toBe(true);
-    const { rows } = await pool.query('SELECT user_id FROM users WHERE account_id = $1 AND email_normalized = $2 ORDER BY user_id', [account, 'team@example.com']);
+    const { rows } = await db.pool.query('SELECT user_id FROM users WHERE account_id = $1 AND email_normalized = $2 ORDER BY user_id', [account, 'team@example.com']);
     expect(rows).toHaveLength(21);
   });
 
   it('still locks them when an import without userId has the email, and then records the conflict with their count', async () => {
     const account = uniqueId('acc-');
     await store.applyBatch([identify(account, 'teammate-1', 'ops@example.com'), identify(account, 'teammate-2', 'ops@example.com')], 'identify:0');
-    await pool.query(
+    await db.pool.query(
       `INSERT INTO users (id, account_id, user_id, email, email_normalized, billing_id, billing_provider, source, created_at, updated_at)
        VALUES (gen_random_uuid(), $1, NULL, 'ops@example.com', 'ops@example.com', 'cus_Import1', 'stripe', 'import', now(), now())`,
       [account],
@@ -72,7 +65,7 @@ describe('identify batches and the users of a shared email', () => {
 
     expect(finished).toBe(false);
     await pending;
-    const { rows } = await pool.query('SELECT user_id, kind, detail FROM identity_issues WHERE account_id = $1', [account]);
+    const { rows } = await db.pool.query('SELECT user_id, kind, detail FROM identity_issues WHERE account_id = $1', [account]);
     expect(rows).toEqual([{ user_id: 'newcomer', kind: 'merge_conflict', detail: expect.stringContaining('1 imported user(s) without userId and 2 other user(s)') }]);
   });
 });

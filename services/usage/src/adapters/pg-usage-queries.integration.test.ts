@@ -1,5 +1,4 @@
-import { createPool, migrate, type Pool } from '@kana/platform';
-import { STACK, dropSchema, testEnv, uniqueId } from '@kana/platform/testing';
+import { migratedSchema } from '@kana/platform/testing';
 import { MIGRATIONS_DIR } from '../app';
 import { PgUsageQueries, type TotalsPosition, type UsageFilter, type UsageTotal } from './pg-usage-queries';
 
@@ -9,9 +8,8 @@ import { PgUsageQueries, type TotalsPosition, type UsageFilter, type UsageTotal 
  * the sum of its records, a merged-away userId's records in its survivor's.
  */
 describe('account-wide usage totals, page by page', () => {
-  const env = testEnv('usage', uniqueId('totals'));
+  const db = migratedSchema('usage', MIGRATIONS_DIR, 'totals');
   const account = 'acc_pages';
-  let pool: Pool;
   // Either way of reading the pages: every account walks its users, or every account groups its records.
   let walking: PgUsageQueries;
   let grouping: PgUsageQueries;
@@ -40,8 +38,7 @@ describe('account-wide usage totals, page by page', () => {
   }));
 
   beforeAll(async () => {
-    pool = createPool({ url: STACK.DATABASE_URL, schema: env.DATABASE_SCHEMA! });
-    await migrate(pool, { schema: env.DATABASE_SCHEMA!, dir: MIGRATIONS_DIR });
+    const { pool } = db;
     walking = new PgUsageQueries({ pool, fewRecords: 0 });
     grouping = new PgUsageQueries({ pool, fewRecords: 1_000_000 });
     for (const [accountId, rows] of [
@@ -59,11 +56,6 @@ describe('account-wide usage totals, page by page', () => {
       `INSERT INTO user_aliases (account_id, user_id, survivor_user_id, merged_at) SELECT $1, u, s, now() FROM unnest($2::text[], $3::text[]) AS x(u, s)`,
       [account, [...aliases.keys()], [...aliases.values()]],
     );
-  });
-
-  afterAll(async () => {
-    await pool.end();
-    await dropSchema(env.DATABASE_SCHEMA!);
   });
 
   /** What the records add up to, computed here: the survivor's userId for an alias, ordered by userId then featureId. */
@@ -118,7 +110,7 @@ describe('account-wide usage totals, page by page', () => {
   });
 
   it('walks the users of a range with many records and groups the records of one with few, the whole way', async () => {
-    const queries = new PgUsageQueries({ pool, fewRecords: 100 });
+    const queries = new PgUsageQueries({ pool: db.pool, fewRecords: 100 });
     const month = { from: '2026-11-01T00:00:00.000Z', to: '2026-12-01T00:00:00.000Z' };
     const hours = { from: '2026-11-02T00:00:00.000Z', to: '2026-11-02T06:00:00.000Z' };
     expect(records.filter((r) => r.eventTime >= hours.from && r.eventTime < hours.to).length).toBeLessThan(100);

@@ -2,7 +2,7 @@ import { copyFile, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPool, migrate, type Pool } from '@kana/platform';
-import { STACK, dropSchema, testEnv, uniqueId } from '@kana/platform/testing';
+import { STACK, dropSchema, migratedSchema, testEnv, uniqueId } from '@kana/platform/testing';
 import { usageRecordId, type IdentityChange } from '@kana/schemas';
 import { MIGRATIONS_DIR } from '../app';
 import { planBatch } from '../domain/batch';
@@ -129,22 +129,12 @@ describe('Postgres usage store', () => {
 });
 
 describe('merges and deletions, in any order', () => {
-  const env = testEnv('usage', uniqueId('aliases'));
-  let pool: Pool;
-
-  beforeAll(async () => {
-    pool = createPool({ url: STACK.DATABASE_URL, schema: env.DATABASE_SCHEMA! });
-    await migrate(pool, { schema: env.DATABASE_SCHEMA!, dir: MIGRATIONS_DIR });
-  });
-  afterAll(async () => {
-    await pool.end();
-    await dropSchema(env.DATABASE_SCHEMA!);
-  });
+  const db = migratedSchema('usage', MIGRATIONS_DIR, 'aliases');
 
   it('counts a chain of merges for its last survivor whichever merge usage hears of first', async () => {
-    const store = new PgUsageStore({ pool });
-    const aliases = new PgUserAliases({ pool });
-    const queries = new PgUsageQueries({ pool });
+    const store = new PgUsageStore({ pool: db.pool });
+    const aliases = new PgUserAliases({ pool: db.pool });
+    const queries = new PgUsageQueries({ pool: db.pool });
     const account = 'acc_chain';
     const snaps = new Map([[account, aSnapshot({ accountId: account })]]);
     const merged = (from: string, into: string, at: string): IdentityChange => ({ schemaVersion: 1, accountId: account, kind: 'merged', user: { id: `k-${into}`, userId: into }, from: { id: `k-${from}`, userId: from }, at });
@@ -160,15 +150,15 @@ describe('merges and deletions, in any order', () => {
     expect(later[0]!.records[0]!.userId).toBe('c');
     // Redelivered, in one batch and the other order: the same table.
     await aliases.applyChanges([merged('a', 'b', '2026-11-28T10:00:00.000Z'), merged('b', 'c', '2026-11-28T11:00:00.000Z')]);
-    const { rows } = await pool.query('SELECT user_id, survivor_user_id FROM user_aliases WHERE account_id = $1 ORDER BY user_id', [account]);
+    const { rows } = await db.pool.query('SELECT user_id, survivor_user_id FROM user_aliases WHERE account_id = $1 ORDER BY user_id', [account]);
     expect(rows).toEqual([{ user_id: 'a', survivor_user_id: 'c' }, { user_id: 'b', survivor_user_id: 'c' }]);
     expect((await queries.totals({ accountId: account, userId: 'a' }, 50, null)).data).toEqual([{ userId: 'c', featureId: 'messages', total: 4 }]);
   });
 
   it('keeps the history it had, merged-away usage included, and the merged-away userId counts for itself again', async () => {
-    const store = new PgUsageStore({ pool });
-    const aliases = new PgUserAliases({ pool });
-    const queries = new PgUsageQueries({ pool });
+    const store = new PgUsageStore({ pool: db.pool });
+    const aliases = new PgUserAliases({ pool: db.pool });
+    const queries = new PgUsageQueries({ pool: db.pool });
     const account = 'acc_deleted';
     const snaps = new Map([[account, aSnapshot({ accountId: account })]]);
     const track = async (userId: string, offset: string) => (await store.writeBatch(planBatch('track', [{ offset, value: aTrackMessage({ userId }, account) }], snaps).planned))[0]!.records[0]!.userId;

@@ -1,5 +1,4 @@
-import { createPool, migrate, type Pool } from '@kana/platform';
-import { STACK, dropSchema, testEnv, uniqueId } from '@kana/platform/testing';
+import { migratedSchema, uniqueId } from '@kana/platform/testing';
 import type { IdentityChange } from '@kana/schemas';
 import { MIGRATIONS_DIR } from '../app';
 import { resolveAliases, type Deletion, type Merge } from '../domain/aliases';
@@ -11,18 +10,7 @@ import { PgUserAliases } from './pg-user-aliases';
  * whatever order, the account ends with the aliases its whole history gives.
  */
 describe('aliases from merges and deletions in batches', () => {
-  const env = testEnv('usage', uniqueId('aliases'));
-  let pool: Pool;
-
-  beforeAll(async () => {
-    pool = createPool({ url: STACK.DATABASE_URL, schema: env.DATABASE_SCHEMA! });
-    await migrate(pool, { schema: env.DATABASE_SCHEMA!, dir: MIGRATIONS_DIR });
-  });
-
-  afterAll(async () => {
-    await pool.end();
-    await dropSchema(env.DATABASE_SCHEMA!);
-  });
+  const db = migratedSchema('usage', MIGRATIONS_DIR, 'aliases');
 
   /** A small deterministic generator, so a failure can be replayed. */
   function random(seed: number): () => number {
@@ -62,11 +50,11 @@ describe('aliases from merges and deletions in batches', () => {
       i += size;
     }
     const arrival = [...batches, ...batches.filter(() => next() < 0.2)].sort(() => next() - 0.5);
-    const aliases = new PgUserAliases({ pool });
+    const aliases = new PgUserAliases({ pool: db.pool });
     for (const batch of arrival) await aliases.applyChanges(batch);
 
     const expected = [...resolveAliases(merges, deletions)];
-    const { rows: open } = await pool.query<{ user_id: string; survivor_user_id: string; merged_at: Date }>(
+    const { rows: open } = await db.pool.query<{ user_id: string; survivor_user_id: string; merged_at: Date }>(
       'SELECT user_id, survivor_user_id, merged_at FROM user_aliases WHERE account_id = $1 ORDER BY user_id',
       [account],
     );
@@ -77,7 +65,7 @@ describe('aliases from merges and deletions in batches', () => {
         .sort(([a], [b]) => String(a).localeCompare(String(b))),
     );
     // Every closure the history ends with was recorded (rewritten once); earlier ones may be there too.
-    const { rows: closed } = await pool.query<{ user_id: string; survivor_user_id: string }>(
+    const { rows: closed } = await db.pool.query<{ user_id: string; survivor_user_id: string }>(
       'SELECT user_id, survivor_user_id FROM closed_aliases WHERE account_id = $1',
       [account],
     );
