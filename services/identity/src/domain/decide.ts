@@ -4,7 +4,10 @@ import { isImport, type IdentifyInput, type UserRecord } from './user';
 /** What decide() needs to know about the account's users; UserView implements it. */
 export interface UserLookup {
   byUserId(accountId: string, userId: string): UserRecord | undefined;
-  /** Every user of the account whose normalised email is `email`, when an import without userId has it (else at least those). */
+  /**
+   * Every user of the account whose normalised email is `email` when an import without userId has that email;
+   * for any other email only some of them (those the batch loaded by userId), which decide() never needs more of.
+   */
   byEmail(accountId: string, email: string): UserRecord[];
   /** When a user with this userId was deleted (ms), if it was. */
   deletedAt(accountId: string, userId: string): number | undefined;
