@@ -12,24 +12,16 @@ import { PgUserAliases } from './pg-user-aliases';
 import { PgUsageQueries } from './pg-usage-queries';
 
 describe('Postgres usage store', () => {
-  const env = testEnv('usage', uniqueId('store'));
-  let pool: Pool;
+  const db = migratedSchema('usage', MIGRATIONS_DIR, 'store');
   let store: PgUsageStore;
   let queries: PgUsageQueries;
   let aliases: PgUserAliases;
   const snapshots = new Map([['acc_1', aSnapshot()]]);
 
-  beforeAll(async () => {
-    pool = createPool({ url: STACK.DATABASE_URL, schema: env.DATABASE_SCHEMA! });
-    await migrate(pool, { schema: env.DATABASE_SCHEMA!, dir: MIGRATIONS_DIR });
-    store = new PgUsageStore({ pool });
-    queries = new PgUsageQueries({ pool });
-    aliases = new PgUserAliases({ pool });
-  });
-
-  afterAll(async () => {
-    await pool.end();
-    await dropSchema(env.DATABASE_SCHEMA!);
+  beforeAll(() => {
+    store = new PgUsageStore({ pool: db.pool });
+    queries = new PgUsageQueries({ pool: db.pool });
+    aliases = new PgUserAliases({ pool: db.pool });
   });
 
   it('stores an event once, and a retry with another timestamp changes nothing and returns the stored records', async () => {
@@ -47,7 +39,7 @@ describe('Postgres usage store', () => {
     expect(second[0]).toMatchObject({ status: 'existing', mapped: true });
     expect(second[0]!.records.map((r) => r.id).sort()).toEqual(first[0]!.records.map((r) => r.id).sort());
 
-    const { rows } = await pool.query('SELECT count(*)::int AS n FROM usage_records WHERE message_id = $1', [message.event.messageId]);
+    const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM usage_records WHERE message_id = $1', [message.event.messageId]);
     expect(rows[0].n).toBe(2);
   });
 
@@ -60,7 +52,7 @@ describe('Postgres usage store', () => {
     ];
     const messages = awkward.map((properties, i) => aTrackMessage({ userId: `awkward-${i}`, properties }));
     await store.writeBatch(planBatch('track', messages.map((value, i) => ({ offset: String(i), value })), snapshots).planned);
-    const { rows } = await pool.query('SELECT message_id, user_id, properties FROM events WHERE message_id = ANY($1)', [messages.map((m) => m.event.messageId)]);
+    const { rows } = await db.pool.query('SELECT message_id, user_id, properties FROM events WHERE message_id = ANY($1)', [messages.map((m) => m.event.messageId)]);
     const stored = new Map(rows.map((row) => [row.message_id, row]));
     for (const message of messages) {
       expect(stored.get(message.event.messageId)).toEqual({ message_id: message.event.messageId, user_id: message.event.userId, properties: message.event.properties });
