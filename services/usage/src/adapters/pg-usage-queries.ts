@@ -57,9 +57,12 @@ const USER_IDS = `
 
 type TotalRow = { user_id: string; feature_id: string; total: string };
 
-/** A record of the account in the filter's range ($2 from, $3 to) and of its feature ($4), when given. */
+/** A record of the account in the filter's range ($2 from, $3 to) and of its feature ($4), when given: see rangeParams. */
 const IN_RANGE = `($2::timestamptz IS NULL OR r.event_time >= $2) AND ($3::timestamptz IS NULL OR r.event_time < $3)
   AND ($4::text IS NULL OR r.feature_id = $4)`;
+
+/** $1 to $4 of a query with IN_RANGE: the account, then the range and feature IN_RANGE reads. */
+const rangeParams = (filter: UsageFilter) => [filter.accountId, filter.from ?? null, filter.to ?? null, filter.featureId ?? null];
 
 /**
  * Below this many records in its range, the account's totals are grouped from
@@ -109,7 +112,7 @@ export class PgUsageQueries {
        WHERE $6::text IS NULL OR (user_id, feature_id) > ($6::text, $7::text)
        ORDER BY user_id, feature_id
        LIMIT $8`,
-      [filter.accountId, filter.from ?? null, filter.to ?? null, filter.featureId ?? null, userIds, after?.userId ?? null, after?.featureId ?? null, limit + 1],
+      [...rangeParams(filter), userIds, after?.userId ?? null, after?.featureId ?? null, limit + 1],
     );
     return totalsPage(rows, limit, false);
   }
@@ -118,7 +121,7 @@ export class PgUsageQueries {
   private async hasFewRecords(filter: UsageFilter): Promise<boolean> {
     const { rows } = await this.deps.pool.query<{ few: boolean }>(
       `SELECT count(*) < $5 AS few FROM (SELECT 1 FROM usage_records r WHERE r.account_id = $1 AND ${IN_RANGE} LIMIT $5) s`,
-      [filter.accountId, filter.from ?? null, filter.to ?? null, filter.featureId ?? null, this.fewRecords],
+      [...rangeParams(filter), this.fewRecords],
     );
     return rows[0]!.few;
   }
@@ -150,7 +153,7 @@ export class PgUsageQueries {
            GROUP BY ids.survivor, r.feature_id
            HAVING $6::text IS NULL OR (ids.survivor, r.feature_id) > ($6::text, $7::text)
            ORDER BY ids.survivor, r.feature_id`,
-          [filter.accountId, filter.from ?? null, filter.to ?? null, filter.featureId ?? null, step.users, after?.userId ?? null, after?.featureId ?? null],
+          [...rangeParams(filter), step.users, after?.userId ?? null, after?.featureId ?? null],
         );
         rows.push(...pairs);
       }
@@ -186,7 +189,7 @@ export class PgUsageQueries {
        SELECT false AS survivor, w.user_id, EXISTS (SELECT 1 FROM user_aliases a WHERE a.account_id = $1 AND a.user_id = w.user_id) AS alias FROM recorded w
        UNION ALL SELECT true, user_id, false FROM survivors
        ORDER BY user_id`,
-      [filter.accountId, filter.from ?? null, filter.to ?? null, filter.featureId ?? null, from?.userId ?? null, count],
+      [...rangeParams(filter), from?.userId ?? null, count],
     );
     // A list that came back full may go on past its last id: nothing after the first such last id is complete.
     let end = rows.length;
@@ -220,7 +223,7 @@ export class PgUsageQueries {
          AND ($6::timestamptz IS NULL OR (r.event_time, r.id) > ($6, $7::uuid))
        ORDER BY r.event_time, r.id
        LIMIT $8`,
-      [filter.accountId, filter.from ?? null, filter.to ?? null, filter.featureId ?? null, userIds, after?.eventTime ?? null, after?.id ?? null, limit + 1],
+      [...rangeParams(filter), userIds, after?.eventTime ?? null, after?.id ?? null, limit + 1],
     );
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
